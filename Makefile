@@ -1,0 +1,55 @@
+# Phala-Go. `make dev` runs the whole network; `make test` is what CI runs.
+GO        ?= go
+BIN       := bin
+FUZZTIME  ?= 4s
+# Packages with concurrency, run again under the race detector.
+RACE_PKGS := ./chain/app/... ./chain/store/... ./crypto/keyring/... ./client/... ./node/...
+
+.PHONY: all build dev test unit race fuzz e2e lint bench generate clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/phala ./cmd/phala
+
+dev: build
+	$(BIN)/phala dev
+
+test: lint unit race fuzz
+
+unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+race:
+	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+
+# Runs every fuzz target for FUZZTIME (the seeds always run as part of `unit`).
+fuzz:
+	@set -e; for file in $$(grep -rl --include='*_test.go' '^func Fuzz' --exclude-dir=tools .); do \
+		dir=$$(dirname $$file); \
+		for target in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$file | cut -c6-); do \
+			echo "fuzz $$dir $$target"; \
+			$(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$dir >/dev/null || \
+				{ $(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$dir; exit 1; }; \
+		done; \
+	done
+
+e2e:
+	$(GO) test -count=1 -timeout 20m ./test/e2e/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: build
+	$(GO) test -run='^$$' -bench=. $$($(GO) list ./... | grep -v /test/e2e)
+	$(BIN)/phala bench transfers
+
+# Regenerates the protobuf code with the tools pinned in tools/go.mod.
+generate:
+	cd tools && $(GO) build -o ../.cache/tools/ github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go
+	.cache/tools/buf lint proto
+	.cache/tools/buf generate
+
+clean:
+	rm -rf $(BIN) .cache

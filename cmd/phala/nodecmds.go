@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/phala-go/phala/chain/amount"
+	"github.com/phala-go/phala/chain/modules/accounts"
+	"github.com/phala-go/phala/crypto/keys"
+	"github.com/phala-go/phala/node"
+)
+
+func defaultNodeHome() string { return filepath.Join(defaultClientHome(), "node") }
+
+// signalContext ends on SIGINT or SIGTERM, for a clean shutdown.
+func signalContext(parent context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+}
+
+func newInitCmd() *cobra.Command {
+	var home, chainID, moniker string
+	var council, funds []string
+	var threshold uint32
+	var dev bool
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create a node home: keys, config and a single-validator genesis",
+		Example: `  phala init --home ./mynode --chain-id my-chain --council 45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2 \
+    --fund 45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2=1000PHA
+  phala init --home ./devnode --chain-id dev --dev-accounts`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var g node.GenesisOptions
+			var err error
+			if dev {
+				if g, err = node.DevGenesis(chainID, time.Now()); err != nil {
+					return err
+				}
+			} else {
+				if len(council) == 0 {
+					return errors.New("the genesis needs a council: pass --council ADDRESS (or --dev-accounts for a development chain)")
+				}
+				g = node.GenesisOptions{ChainID: chainID, Time: time.Now(), Threshold: threshold, Params: accounts.DefaultParams(), VotingPeriod: 86_400}
+				for _, c := range council {
+					id, err := keys.ParseAccountID(c)
+					if err != nil {
+						return fmt.Errorf("--council %q: %w", c, err)
+					}
+					g.Council = append(g.Council, id)
+				}
+				if g.Threshold == 0 {
+					g.Threshold = uint32(len(g.Council)/2 + 1)
+				}
+			}
+			for _, f := range funds {
+				addr, amt, ok := strings.Cut(f, "=")
+				if !ok {
+					return fmt.Errorf("--fund %q: write ADDRESS=AMOUNT", f)
+				}
+				id, err := keys.ParseAccountID(addr)
+				if err != nil {
+					return fmt.Errorf("--fund %q: %w", f, err)
+				}
+				a, err := amount.ParsePHA(amt)
+				if err != nil {
+					return fmt.Errorf("--fund %q: %w", f, err)
+				}
+				g.Balances = append(g.Balances, accounts.GenesisBalance{Address: id, Balance: a})
+			}
+			cfg := node.DefaultConfig()
+			cfg.Moniker = moniker
+			id, err := node.Init(home, cfg, g)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "initialised %s\n  chain id: %s\n  node id:  %s\nstart it with: phala node --home %s\n", home, chainID, id.NodeID, home)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&home, "home", defaultNodeHome(), "node home directory")
+	cmd.Flags().StringVar(&chainID, "chain-id", "phala-local", "chain id")
+	cmd.Flags().StringVar(&moniker, "moniker", "phala-node", "node name shown to peers")
+	cmd.Flags().StringSliceVar(&council, "council", nil, "council member addresses")
+	cmd.Flags().Uint32Var(&threshold, "threshold", 0, "council approvals needed (default: a majority)")
+	cmd.Flags().StringArrayVar(&funds, "fund", nil, "genesis balance ADDRESS=AMOUNT (repeatable)")
+	cmd.Flags().BoolVar(&dev, "dev-accounts", false, "fund the dev accounts (//Alice..//Ferdie) and make Alice the council: development only")
+	return cmd
+}
+
+// nodeFlags override config-file values for one run.
+type nodeFlags struct {
+	home, rpc, p2p, metrics, logLevel, logFormat string
+}
+
+func (f *nodeFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.home, "home", defaultNodeHome(), "node home directory")
+	cmd.Flags().StringVar(&f.rpc, "rpc-laddr", "", "RPC listen address, e.g. tcp://127.0.0.1:26657 (overrides the config)")
+	cmd.Flags().StringVar(&f.p2p, "p2p-laddr", "", "P2P listen address (overrides the config)")
+	cmd.Flags().StringVar(&f.metrics, "metrics-laddr", "", "Prometheus listen address, e.g. 127.0.0.1:26660 (overrides the config)")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (overrides the config)")
+	cmd.Flags().StringVar(&f.logFormat, "log-format", "", "text or json (overrides the config)")
+}
+
+func (f *nodeFlags) apply(cfg *node.Config) {
+	for _, o := range []struct {
+		dst *string
+		v   string
+	}{
+		{&cfg.RPC.ListenAddress, f.rpc}, {&cfg.P2P.ListenAddress, f.p2p}, {&cfg.Metrics.ListenAddress, f.metrics},
+		{&cfg.Log.Level, f.logLevel}, {&cfg.Log.Format, f.logFormat},
+	} {
+		if o.v != "" {
+			*o.dst = o.v
+		}
+	}
+}
+
+func newNodeCmd() *cobra.Command {
+	var f nodeFlags
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run a validator or full node until SIGINT/SIGTERM",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := node.LoadConfig(f.home)
+			if err != nil {
+				return err
+			}
+			f.apply(&cfg)
+			logger, err := node.NewLogger(os.Stderr, cfg.Log)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			return node.Run(ctx, f.home, cfg, logger, node.Options{Metrics: prometheus.DefaultRegisterer})
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func newTestnetCmd() *cobra.Command {
+	var n, port int
+	var out, chainID string
+	var commit time.Duration
+	cmd := &cobra.Command{
+		Use:   "testnet",
+		Short: "Write the homes of a local multi-validator network (dev accounts funded, Alice as council)",
+		Example: `  phala testnet --validators 4 --output ./net
+  for i in 0 1 2 3; do phala node --home ./net/node$i & done`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			g, err := node.DevGenesis(chainID, time.Now())
+			if err != nil {
+				return err
+			}
+			cfg := node.DefaultConfig()
+			cfg.Consensus.TimeoutCommit = commit
+			ids, err := node.Testnet(node.TestnetOptions{Validators: n, Output: out, StartingPort: port, Config: cfg, Genesis: g})
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "wrote %d validator homes for chain %s:\n", len(ids), chainID)
+			for i, id := range ids {
+				fmt.Fprintf(w, "  %s  p2p 127.0.0.1:%d  rpc http://127.0.0.1:%d\n", id.Home, port+10*i, port+10*i+1)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&n, "validators", 4, "number of validators")
+	cmd.Flags().StringVar(&out, "output", "./testnet", "directory for the homes")
+	cmd.Flags().StringVar(&chainID, "chain-id", "phala-testnet", "chain id")
+	cmd.Flags().IntVar(&port, "starting-port", 26656, "node i listens for P2P on port+10i and RPC on port+10i+1")
+	cmd.Flags().DurationVar(&commit, "timeout-commit", time.Second, "pause after each block")
+	return cmd
+}
+
+func newDevCmd() *cobra.Command {
+	var f nodeFlags
+	var chainID string
+	var blockTime time.Duration
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the whole network for development: a validator with funded dev accounts",
+		Long: `Starts a single-validator chain whose dev accounts (//Alice..//Ferdie, from the Substrate
+dev phrase) hold 1,000,000 PHA each and whose council is Alice alone. Without --home the
+chain lives in a temporary directory removed on exit; with --home it resumes where it stopped.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			home := f.home
+			if !cmd.Flags().Changed("home") {
+				dir, err := os.MkdirTemp("", "phala-dev-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				home = dir
+			}
+			if _, err := os.Stat(filepath.Join(home, node.ConfigFile)); errors.Is(err, os.ErrNotExist) {
+				g, err := node.DevGenesis(chainID, time.Now())
+				if err != nil {
+					return err
+				}
+				cfg := node.DefaultConfig()
+				cfg.Moniker = "dev"
+				cfg.P2P.ListenAddress = "tcp://127.0.0.1:26656"
+				cfg.P2P.Local = true
+				cfg.Consensus.TimeoutCommit = blockTime
+				cfg.Consensus.TimeoutPropose = blockTime
+				if _, err := node.Init(home, cfg, g); err != nil {
+					return err
+				}
+			}
+			cfg, err := node.LoadConfig(home)
+			if err != nil {
+				return err
+			}
+			f.apply(&cfg)
+			logger, err := node.NewLogger(os.Stderr, cfg.Log)
+			if err != nil {
+				return err
+			}
+			n, err := node.New(home, cfg, logger, node.Options{Metrics: prometheus.DefaultRegisterer})
+			if err != nil {
+				return err
+			}
+			if err := n.Start(); err != nil {
+				return errors.Join(err, n.Stop())
+			}
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			// The banner means "ready": wait until the first block is committed.
+			if err := n.WaitHeight(ctx, 2); err != nil {
+				return errors.Join(err, n.Stop())
+			}
+			if err := printDevBanner(cmd.OutOrStdout(), home, cfg, n.RPCURL()); err != nil {
+				return errors.Join(err, n.Stop())
+			}
+			<-ctx.Done()
+			fmt.Fprintln(cmd.OutOrStdout(), "stopping...")
+			return n.Stop()
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&chainID, "chain-id", "phala-dev", "chain id")
+	cmd.Flags().DurationVar(&blockTime, "block-time", 500*time.Millisecond, "pause after each block (blocks come at most about this far apart)")
+	return cmd
+}
+
+func printDevBanner(w io.Writer, home string, cfg node.Config, rpc string) error {
+	devs, err := node.DevAccounts()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, `
+Phala-Go dev network is running.
+  RPC:      %s
+  home:     %s
+  metrics:  %s
+
+Dev accounts (sr25519; %s each):
+`, rpc, home, orNone(cfg.Metrics.ListenAddress), amount.FormatPHA(node.DevBalance))
+	for _, d := range devs {
+		fmt.Fprintf(w, "  %-8s %-9s %s\n", strings.ToLower(d.Name), d.URI, d.Key.Public().AccountID())
+	}
+	fmt.Fprintf(w, `
+Try, in another terminal:
+  export PATH=$PWD/bin:$PATH PHALA_KEYRING_BACKEND=test
+  phala keys import alice //Alice
+  phala tx transfer --from alice --to %s --amount 1.5PHA
+  phala query balance %s --prove
+
+Press Ctrl-C to stop.
+`, devs[1].Key.Public().AccountID(), devs[1].Key.Public().AccountID())
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "off"
+	}
+	return s
+}

@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// readmeBlock returns the first ```sh block after the heading in README.md.
+func readmeBlock(t *testing.T, heading string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(b), heading)
+	require.True(t, ok, "README has no %q", heading)
+	_, rest, ok = strings.Cut(rest, "```sh\n")
+	require.True(t, ok)
+	block, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+	return block
+}
+
+// TestReadmeWalkthrough runs `phala dev` as users do and pastes the README walkthrough into bash.
+func TestReadmeWalkthrough(t *testing.T) {
+	ports := freeBase(t, 1)
+	rpc := fmt.Sprintf("127.0.0.1:%d", ports+1)
+	dev := exec.Command(phalaBin, "dev", "--home", t.TempDir(),
+		"--p2p-laddr", fmt.Sprintf("tcp://127.0.0.1:%d", ports), "--rpc-laddr", "tcp://"+rpc)
+	stdout, err := dev.StdoutPipe()
+	require.NoError(t, err)
+	var stderr strings.Builder
+	dev.Stderr = &stderr
+	require.NoError(t, dev.Start())
+	t.Cleanup(func() { _ = dev.Process.Kill() })
+
+	// Wait for the banner: the network is up when it is printed.
+	ready := make(chan string, 1)
+	go func() {
+		var banner strings.Builder
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			banner.WriteString(sc.Text() + "\n")
+			if strings.HasPrefix(sc.Text(), "Press Ctrl-C") {
+				ready <- banner.String()
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case banner := <-ready:
+		require.Contains(t, banner, "45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2", "Alice's address")
+	case <-time.After(time.Minute):
+		t.Fatalf("phala dev did not start:\n%s", stderr.String())
+	}
+
+	script := "set -euo pipefail\n" + readmeBlock(t, "## Walkthrough")
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(),
+		"PATH="+filepath.Dir(phalaBin)+":"+os.Getenv("PATH"),
+		"PHALA_NODE=http://"+rpc,
+	)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "the README walkthrough failed:\n%s", out)
+	for _, want := range []string{
+		"committed in block",
+		"1.5 PHA\nverified: Merkle proof at height",
+		`"nonce": 1`,
+		"chain:        phala-dev",
+		"fee per byte:    500000",
+	} {
+		require.Contains(t, string(out), want)
+	}
+
+	require.NoError(t, dev.Process.Signal(syscall.SIGINT))
+	require.NoError(t, dev.Wait(), "phala dev must exit cleanly on Ctrl-C:\n%s", stderr.String())
+}
