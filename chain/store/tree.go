@@ -23,8 +23,12 @@ type Tree struct {
 	tree *iavl.MutableTree
 }
 
-// OpenTree loads the latest committed version stored in db (none for a new database).
+// OpenTree loads the latest committed version stored in db (none for a new database). A nil
+// logger discards the tree's logs.
 func OpenTree(db dbm.DB, logger *slog.Logger) (*Tree, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	t := iavl.NewMutableTree(idb.NewWrapper(db), nodeCacheSize, false, logger, iavl.SyncOption(true))
 	if _, err := t.Load(); err != nil {
 		return nil, fmt.Errorf("load state tree: %w", err)
