@@ -225,12 +225,11 @@ func TestBadInput(t *testing.T) {
 	validBody := func(a account) []byte { return h.sign(a, txOpts{}, transfer(f.bob.id, "1")) }
 	flipLast := func(b []byte) []byte { c := bytes.Clone(b); c[len(c)-1] ^= 1; return c }
 	unknownMsg := func() []byte {
-		var body tx.TxBody
 		d, err := tx.Decode(validBody(f.alice), h.app.router)
 		require.NoError(t, err)
-		body = *proto.Clone(d.Body).(*tx.TxBody)
+		body := proto.Clone(d.Body).(*tx.TxBody)
 		body.Messages = []*anypb.Any{{TypeUrl: "/phala.nothing.v1.MsgNothing", Value: nil}}
-		return resign(t, &body, f.alice.key)
+		return resign(t, body, f.alice.key)
 	}
 	badKeyType := func() []byte {
 		d, err := tx.Decode(validBody(f.alice), h.app.router)
