@@ -131,7 +131,7 @@ func runPhala(ctx context.Context, o TransfersOptions) (Throughput, error) {
 		return Throughput{}, err
 	}
 	for _, k := range senders {
-		g.Balances = append(g.Balances, accounts.GenesisBalance{Address: k.Public().AccountID(), Balance: node.DevBalance})
+		g.State.Accounts.Balances = append(g.State.Accounts.Balances, accounts.GenesisBalance{Address: k.Public().AccountID(), Balance: node.DevBalance})
 	}
 	home, cfg, err := benchNode(o, g)
 	defer os.RemoveAll(home)

@@ -21,6 +21,7 @@ import (
 	"github.com/phala-go/phala/chain/module"
 	"github.com/phala-go/phala/chain/modules/accounts"
 	"github.com/phala-go/phala/chain/modules/governance"
+	"github.com/phala-go/phala/chain/modules/registry"
 	"github.com/phala-go/phala/chain/store"
 	"github.com/phala-go/phala/chain/tx"
 )
@@ -73,6 +74,8 @@ type App struct {
 	// check is the mempool's view: committed state plus the transactions CheckTx accepted since.
 	check     *store.Cache
 	lastBlock module.Block
+	// genesisHash is InitChain's AppHash, recorded in state by the first block.
+	genesisHash []byte
 }
 
 var _ abci.Application = (*App)(nil)
@@ -96,7 +99,7 @@ func New(cfg Config) (*App, error) {
 		return nil, err
 	}
 	router := module.NewRouter()
-	mods := []module.Module{accounts.New(), governance.New(router)}
+	mods := []module.Module{accounts.New(), governance.New(router), registry.New()}
 	for _, m := range mods {
 		m.Register(router)
 	}
@@ -163,7 +166,8 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (resp *ab
 		}
 	}
 	cache.Write(a.tree.Working())
-	return &abci.ResponseInitChain{AppHash: a.tree.WorkingHash()}, nil
+	a.genesisHash = a.tree.WorkingHash()
+	return &abci.ResponseInitChain{AppHash: a.genesisHash}, nil
 }
 
 func (a *App) hasModule(name string) bool {
@@ -242,9 +246,13 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 	decoded, errs := a.decodeAndVerify(req.Txs)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	b := module.Block{ChainID: a.chainID, Height: req.Height, Time: req.Time}
+	b := module.Block{ChainID: a.chainID, Height: req.Height, Time: req.Time, Hash: req.Hash}
 	a.block = store.NewCache(a.tree.Working())
 	blockCtx := module.NewContext(a.block, b)
+	if module.GenesisHash(a.block) == nil {
+		module.SetGenesisHash(a.block, a.genesisHash)
+	}
+	module.RecordBlock(a.block, b)
 	results := make([]*abci.ExecTxResult, len(req.Txs))
 	for i := range req.Txs {
 		var events []abci.Event
@@ -409,7 +417,12 @@ func recoverFatal(err *error) {
 	panic(r)
 }
 
-// Genesis assembles an app_state from module sections.
-func Genesis(acc accounts.Genesis, gov governance.Genesis) (json.RawMessage, error) {
-	return json.Marshal(map[string]any{accounts.Name: acc, governance.Name: gov})
+// GenesisState is the app_state of a genesis document: one section per module.
+type GenesisState struct {
+	Accounts   accounts.Genesis   `json:"accounts"`
+	Governance governance.Genesis `json:"governance"`
+	Registry   registry.Genesis   `json:"registry"`
 }
+
+// Marshal encodes the app_state.
+func (g GenesisState) Marshal() (json.RawMessage, error) { return json.Marshal(g) }

@@ -14,6 +14,8 @@ type Block struct {
 	ChainID string
 	Height  int64
 	Time    time.Time
+	// Hash is the block's hash (empty during InitChain and in CheckTx).
+	Hash []byte
 }
 
 // Context is the state and block a handler runs against, plus the events it emits.

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"github.com/phala-go/phala/chain/module"
 	"github.com/phala-go/phala/chain/modules/governance"
 	"github.com/phala-go/phala/crypto/keys"
 )
@@ -59,6 +60,38 @@ func printProposal(w io.Writer, p proposalJSON) {
 	}
 }
 
+// propose submits a council proposal and, with execute, runs it at once (which succeeds when the
+// proposer's approval reaches the threshold, as on dev chains).
+func (g *globals) propose(cmd *cobra.Command, f *txFlags, execute bool, msgs ...*anypb.Any) error {
+	res, err := g.send(cmd, f, &governance.MsgPropose{Messages: msgs, Memo: f.memo})
+	if err != nil || !execute {
+		return err
+	}
+	id, ok := res.Attr("proposal_submitted", "proposal_id")
+	if !ok {
+		return fmt.Errorf("the chain reported no proposal id")
+	}
+	n, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		return err
+	}
+	_, err = g.send(cmd, f, &governance.MsgExecute{ProposalId: n})
+	return err
+}
+
+// proposeMsgs packs governed messages and proposes them.
+func (g *globals) proposeMsgs(cmd *cobra.Command, f *txFlags, execute bool, msgs ...proto.Message) error {
+	anys := make([]*anypb.Any, len(msgs))
+	for i, m := range msgs {
+		a, err := module.Pack(m)
+		if err != nil {
+			return err
+		}
+		anys[i] = a
+	}
+	return g.propose(cmd, f, execute, anys...)
+}
+
 func newGovCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "gov", Short: "Council governance: propose, approve and execute governed messages"}
 
@@ -80,20 +113,7 @@ func newGovCmd(g *globals) *cobra.Command {
 				}
 				anys = append(anys, &a)
 			}
-			res, err := g.send(cmd, &f, &governance.MsgPropose{Messages: anys, Memo: f.memo})
-			if err != nil || !execute {
-				return err
-			}
-			id, ok := res.Attr("proposal_submitted", "proposal_id")
-			if !ok {
-				return fmt.Errorf("the chain reported no proposal id")
-			}
-			n, err := strconv.ParseUint(id, 10, 64)
-			if err != nil {
-				return err
-			}
-			_, err = g.send(cmd, &f, &governance.MsgExecute{ProposalId: n})
-			return err
+			return g.propose(cmd, &f, execute, anys...)
 		},
 	}
 	addTxFlags(propose, g, &f)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/phala-go/phala/chain/amount"
 	"github.com/phala-go/phala/chain/modules/accounts"
+	"github.com/phala-go/phala/chain/modules/registry"
 	"github.com/phala-go/phala/crypto/keys"
 	"github.com/phala-go/phala/node"
 )
@@ -30,7 +33,7 @@ func signalContext(parent context.Context) (context.Context, context.CancelFunc)
 
 func newInitCmd() *cobra.Command {
 	var home, chainID, moniker string
-	var council, funds []string
+	var council, funds, simKeys []string
 	var threshold uint32
 	var dev bool
 	cmd := &cobra.Command{
@@ -44,23 +47,35 @@ func newInitCmd() *cobra.Command {
 			var g node.GenesisOptions
 			var err error
 			if dev {
-				if g, err = node.DevGenesis(chainID, time.Now()); err != nil {
+				if err := os.MkdirAll(home, 0o700); err != nil {
+					return err
+				}
+				if g, err = node.DevGenesisFor(chainID, time.Now(), home); err != nil {
 					return err
 				}
 			} else {
 				if len(council) == 0 {
 					return errors.New("the genesis needs a council: pass --council ADDRESS (or --dev-accounts for a development chain)")
 				}
-				g = node.GenesisOptions{ChainID: chainID, Time: time.Now(), Threshold: threshold, Params: accounts.DefaultParams(), VotingPeriod: 86_400}
+				var members []keys.AccountID
 				for _, c := range council {
 					id, err := keys.ParseAccountID(c)
 					if err != nil {
 						return fmt.Errorf("--council %q: %w", c, err)
 					}
-					g.Council = append(g.Council, id)
+					members = append(members, id)
 				}
-				if g.Threshold == 0 {
-					g.Threshold = uint32(len(g.Council)/2 + 1)
+				if threshold == 0 {
+					threshold = uint32(len(members)/2 + 1)
+				}
+				g = node.NewGenesis(chainID, time.Now(), members, threshold)
+				for _, k := range simKeys {
+					b, err := hex.DecodeString(k)
+					if err != nil || len(b) != ed25519.PublicKeySize {
+						return fmt.Errorf("--sim-platform-key %q: want 64 hex digits", k)
+					}
+					g.State.Registry.TEE.AllowSim = true
+					g.State.Registry.TEE.SimPlatformKeys = append(g.State.Registry.TEE.SimPlatformKeys, registry.SimKey(b))
 				}
 			}
 			for _, f := range funds {
@@ -76,7 +91,7 @@ func newInitCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("--fund %q: %w", f, err)
 				}
-				g.Balances = append(g.Balances, accounts.GenesisBalance{Address: id, Balance: a})
+				g.State.Accounts.Balances = append(g.State.Accounts.Balances, accounts.GenesisBalance{Address: id, Balance: a})
 			}
 			cfg := node.DefaultConfig()
 			cfg.Moniker = moniker
@@ -94,6 +109,7 @@ func newInitCmd() *cobra.Command {
 	cmd.Flags().StringSliceVar(&council, "council", nil, "council member addresses")
 	cmd.Flags().Uint32Var(&threshold, "threshold", 0, "council approvals needed (default: a majority)")
 	cmd.Flags().StringArrayVar(&funds, "fund", nil, "genesis balance ADDRESS=AMOUNT (repeatable)")
+	cmd.Flags().StringSliceVar(&simKeys, "sim-platform-key", nil, "accept simulated-TEE workers with this platform key (hex); development chains only")
 	cmd.Flags().BoolVar(&dev, "dev-accounts", false, "fund the dev accounts (//Alice..//Ferdie) and make Alice the council: development only")
 	return cmd
 }
@@ -162,7 +178,10 @@ func newTestnetCmd() *cobra.Command {
   for i in 0 1 2 3; do phala node --home ./net/node$i & done`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			g, err := node.DevGenesis(chainID, time.Now())
+			if err := os.MkdirAll(out, 0o700); err != nil {
+				return err
+			}
+			g, err := node.DevGenesisFor(chainID, time.Now(), out)
 			if err != nil {
 				return err
 			}
@@ -210,7 +229,10 @@ chain lives in a temporary directory removed on exit; with --home it resumes whe
 				home = dir
 			}
 			if _, err := os.Stat(filepath.Join(home, node.ConfigFile)); errors.Is(err, os.ErrNotExist) {
-				g, err := node.DevGenesis(chainID, time.Now())
+				if err := os.MkdirAll(home, 0o700); err != nil {
+					return err
+				}
+				g, err := node.DevGenesisFor(chainID, time.Now(), home)
 				if err != nil {
 					return err
 				}

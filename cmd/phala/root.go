@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 )
 
 // globals are the flags every client command shares.
@@ -50,6 +51,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newInitCmd(), newNodeCmd(), newTestnetCmd(), newDevCmd(),
 		newKeysCmd(g), newTxCmd(g), newQueryCmd(g), newGovCmd(g), newStatusCmd(g),
+		newRuntimeCmd(g), newWorkerCmd(g), newGatekeeperCmd(g),
 		newBenchCmd(),
 	)
 	return root
@@ -87,4 +89,23 @@ func (p printer) print(v any, text func(w io.Writer)) error {
 	}
 	text(p.w)
 	return nil
+}
+
+// queryProto runs a query against --node and decodes the answer.
+func (g *globals) queryProto(cmd *cobra.Command, path string, data []byte, out proto.Message) error {
+	c, err := g.client(cmd.Context())
+	if err != nil {
+		return err
+	}
+	_, err = c.QueryProto(cmd.Context(), path, data, out)
+	return err
+}
+
+// print writes v with the chosen output format.
+func (g *globals) print(cmd *cobra.Command, v any, text func(w io.Writer)) error {
+	p, err := g.printer(cmd)
+	if err != nil {
+		return err
+	}
+	return p.print(v, text)
 }

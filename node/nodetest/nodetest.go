@@ -27,7 +27,7 @@ type Running struct {
 func Start(t testing.TB) *Running {
 	t.Helper()
 	home := t.TempDir()
-	g, err := node.DevGenesis("phala-test", time.Now())
+	g, err := node.DevGenesisFor("phala-test", time.Now(), home)
 	if err != nil {
 		t.Fatal(err)
 	}
