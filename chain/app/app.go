@@ -21,7 +21,9 @@ import (
 	"github.com/phala-go/phala/chain/module"
 	"github.com/phala-go/phala/chain/modules/accounts"
 	"github.com/phala-go/phala/chain/modules/governance"
+	"github.com/phala-go/phala/chain/modules/mq"
 	"github.com/phala-go/phala/chain/modules/registry"
+	"github.com/phala-go/phala/chain/modules/validators"
 	"github.com/phala-go/phala/chain/store"
 	"github.com/phala-go/phala/chain/tx"
 )
@@ -99,7 +101,10 @@ func New(cfg Config) (*App, error) {
 		return nil, err
 	}
 	router := module.NewRouter()
-	mods := []module.Module{accounts.New(), governance.New(router), registry.New()}
+	queue := mq.New()
+	queue.SetKeyResolver(mq.KindWorker, registry.WorkerSigningKey)
+	queue.Subscribe(mq.TopicPong, registry.HandlePong)
+	mods := []module.Module{accounts.New(), governance.New(router), registry.New(), queue, validators.New()}
 	for _, m := range mods {
 		m.Register(router)
 	}
@@ -160,6 +165,9 @@ func (a *App) InitChain(_ context.Context, req *abci.RequestInitChain) (resp *ab
 	cache := store.NewCache(a.tree.Working())
 	ctx := module.NewContext(cache, b)
 	ctx.Set(keyChainID, []byte(req.ChainId))
+	if err := validators.InitFromConsensus(ctx, req.Validators); err != nil {
+		return nil, err
+	}
 	for _, m := range a.modules {
 		if err := m.InitGenesis(ctx, sections[m.Name()]); err != nil {
 			return nil, fmt.Errorf("genesis section %q: %w", m.Name(), err)
@@ -220,7 +228,7 @@ func (a *App) runTx(ctx *module.Context, d *tx.Decoded) ([]abci.Event, error) {
 		return nil, errcode.Wrapf(tx.ErrWrongChain, "transaction is for chain %q, this is %q", d.Body.GetChainId(), a.chainID)
 	}
 	anteCtx, commitAnte := ctx.Branch()
-	if err := accounts.Ante(anteCtx, d); err != nil {
+	if err := accounts.Ante(anteCtx, d, a.router.FeeExempt(d.Msgs)); err != nil {
 		return nil, err
 	}
 	msgCtx, commitMsgs := anteCtx.Branch()
@@ -271,14 +279,16 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 			}
 		}
 	}
+	updates := validators.TakeUpdates(endCtx)
 	commitEnd()
 	a.block.Write(a.tree.Working())
 	a.lastBlock = b
 	a.metrics.block(req.Height, len(req.Txs))
 	return &abci.ResponseFinalizeBlock{
-		TxResults: results,
-		Events:    endCtx.Events(),
-		AppHash:   a.tree.WorkingHash(),
+		TxResults:        results,
+		Events:           endCtx.Events(),
+		ValidatorUpdates: updates,
+		AppHash:          a.tree.WorkingHash(),
 	}, nil
 }
 

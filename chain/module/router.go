@@ -39,9 +39,10 @@ type Validator interface {
 type Handler func(ctx *Context, caller Caller, msg proto.Message) error
 
 type route struct {
-	newMsg   func() proto.Message
-	handle   Handler
-	governed bool
+	newMsg    func() proto.Message
+	handle    Handler
+	governed  bool
+	feeExempt bool
 }
 
 // Router maps message types to handlers. Registration happens while the application is built;
@@ -71,6 +72,27 @@ func Handle[M proto.Message](r *Router, governed bool, h func(ctx *Context, call
 		handle:   func(ctx *Context, c Caller, m proto.Message) error { return h(ctx, c, m.(M)) },
 		governed: governed,
 	}
+}
+
+// HandleFeeExempt registers the handler of message type M, whose transactions pay no fee when
+// every message in them is fee-exempt. Only messages whose validity is cheap to check in
+// CheckTx and that are useful whenever valid deserve it (workers' signed egress).
+func HandleFeeExempt[M proto.Message](r *Router, h func(ctx *Context, caller Caller, msg M) error) {
+	Handle(r, false, h)
+	var zero M
+	rt := r.routes[TypeURL(zero)]
+	rt.feeExempt = true
+	r.routes[TypeURL(zero)] = rt
+}
+
+// FeeExempt reports whether every message is of a fee-exempt type.
+func (r *Router) FeeExempt(msgs []proto.Message) bool {
+	for _, m := range msgs {
+		if !r.routes[TypeURL(m)].feeExempt {
+			return false
+		}
+	}
+	return len(msgs) > 0
 }
 
 // TypeURLs lists the registered message types, sorted.

@@ -143,8 +143,8 @@ func RequiredFee(p *Params, txBytes, msgs int) (amount.Amount, error) {
 
 // Ante is the check every transaction passes before its messages run: size, fee, nonce. On
 // success it has charged the fee to the signer, paid it to the fee collector and consumed the
-// nonce; on error it changed nothing.
-func Ante(ctx *module.Context, d *tx.Decoded) error {
+// nonce; on error it changed nothing. A fee-exempt transaction (feeExempt) needs no minimum fee.
+func Ante(ctx *module.Context, d *tx.Decoded, feeExempt bool) error {
 	p := GetParams(ctx)
 	if uint64(len(d.Raw)) > p.GetMaxTxBytes() {
 		return errcode.Wrapf(tx.ErrTooLarge, "%d bytes, the limit is %d", len(d.Raw), p.GetMaxTxBytes())
@@ -152,6 +152,9 @@ func Ante(ctx *module.Context, d *tx.Decoded) error {
 	required, err := RequiredFee(p, len(d.Raw), len(d.Msgs))
 	if err != nil {
 		return errcode.Wrapf(tx.ErrFeeTooLow, "fee rule overflows: %v", err)
+	}
+	if feeExempt {
+		required = amount.Zero
 	}
 	if d.Fee.Cmp(required) < 0 {
 		return errcode.Wrapf(tx.ErrFeeTooLow, "fee %s, this transaction needs at least %s", d.Fee, required)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/phala-go/phala/chain/errcode"
 	"github.com/phala-go/phala/chain/module"
+	"github.com/phala-go/phala/chain/modules/mq"
 	"github.com/phala-go/phala/chain/store"
 	"github.com/phala-go/phala/crypto/keys"
 	"github.com/phala-go/phala/tee"
@@ -348,4 +349,32 @@ func Policy(r store.Reader) tee.Policy {
 		pol.SimPlatformKeys = append(pol.SimPlatformKeys, ed25519.PublicKey(k))
 	}
 	return pol
+}
+
+// WorkerSigningKey is the message queue's key resolver for worker origins: a worker's egress
+// must be signed by the identity key it registered.
+func WorkerSigningKey(r store.Reader, o *mq.Origin) (keys.PublicKey, error) {
+	if _, err := GetWorker(r, o.ID()); err != nil {
+		return keys.PublicKey{}, err
+	}
+	return keys.PublicKey{Type: keys.Ed25519, Key: [32]byte(o.ID())}, nil
+}
+
+// HandlePong records that a worker answered a ping: operators see it in `phala worker show`.
+func HandlePong(ctx *module.Context, m *mq.Message) error {
+	if m.GetOrigin().Type() != mq.KindWorker {
+		return errcode.Wrapf(ErrWorkerNotFound, "pongs come from workers, not %s", m.GetOrigin().Label())
+	}
+	w, err := GetWorker(ctx, m.GetOrigin().ID())
+	if err != nil {
+		return err
+	}
+	var p mq.Pong
+	if err := module.StrictUnmarshal(m.GetPayload(), &p); err != nil {
+		return errcode.Wrapf(ErrMalformedInfo, "pong: %v", err)
+	}
+	w.LastPongHeight = ctx.Height
+	ctx.Set(workerKey(m.GetOrigin().ID()), module.Marshal(w))
+	ctx.Emit("worker_pong", module.Attr("worker", fmt.Sprintf("%X", m.GetOrigin().ID())), module.Attr("ping_height", strconv.FormatInt(p.GetPingHeight(), 10)))
+	return nil
 }
