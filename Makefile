@@ -47,7 +47,7 @@ bench: build
 
 # Regenerates the protobuf code with the tools pinned in tools/go.mod.
 generate:
-	cd tools && $(GO) build -o ../.cache/tools/ github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go
+	cd tools && $(GO) build -o ../.cache/tools/ github.com/bufbuild/buf/cmd/buf google.golang.org/protobuf/cmd/protoc-gen-go connectrpc.com/connect/cmd/protoc-gen-connect-go
 	.cache/tools/buf lint proto
 	.cache/tools/buf generate
 

@@ -53,6 +53,9 @@ type Config struct {
 	// SigCacheSize is how many verified transaction hashes CheckTx remembers so FinalizeBlock
 	// need not verify them again; 0 means 100,000.
 	SigCacheSize int
+	// Store adjusts how the state tree is opened (pRuntime's replica loads a checkpointed
+	// version and reads only through Merkle nodes).
+	Store store.TreeOptions
 }
 
 // App is the chain application.
@@ -96,7 +99,7 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	tree, err := store.OpenTree(cfg.DB, logger.With("module", "iavl"))
+	tree, err := store.OpenTreeWith(cfg.DB, logger.With("module", "iavl"), cfg.Store)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +129,31 @@ func New(cfg Config) (*App, error) {
 
 // Router exposes the message router, for clients that need to decode transactions.
 func (a *App) Router() *module.Router { return a.router }
+
+// State opens a committed version for reading: pRuntime reads the messages routed to it and
+// the registry from its own verified replica this way.
+func (a *App) State(version int64) (*store.Snapshot, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.tree.Snapshot(version)
+}
+
+// Rollback discards a finalized block that was not committed: a replica does this when the next
+// header shows the block's result was not the chain's. Before the first commit it also discards
+// the genesis state, which InitChain must then write again.
+func (a *App) Rollback() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.tree.Rollback()
+	a.block = nil
+}
+
+// Height is the last committed height.
+func (a *App) Height() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.tree.Version()
+}
 
 // Close releases the state tree.
 func (a *App) Close() error {

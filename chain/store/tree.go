@@ -26,10 +26,35 @@ type Tree struct {
 // OpenTree loads the latest committed version stored in db (none for a new database). A nil
 // logger discards the tree's logs.
 func OpenTree(db dbm.DB, logger *slog.Logger) (*Tree, error) {
+	return OpenTreeWith(db, logger, TreeOptions{})
+}
+
+// TreeOptions adjust how a tree is opened.
+type TreeOptions struct {
+	// Version loads this committed version and deletes any later one (0: the latest). A replica
+	// resuming from a checkpoint uses it.
+	Version int64
+	// NoFastIndex reads only through the Merkle nodes. IAVL's fast index holds one overwritable
+	// entry per key, which a host controlling the disk could roll back individually; tree nodes
+	// are written once per version, so on untrusted disk (pRuntime) only they are read.
+	NoFastIndex bool
+}
+
+// OpenTreeWith opens a tree with options.
+func OpenTreeWith(db dbm.DB, logger *slog.Logger, o TreeOptions) (*Tree, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	t := iavl.NewMutableTree(idb.NewWrapper(db), nodeCacheSize, false, logger, iavl.SyncOption(true))
+	t := iavl.NewMutableTree(idb.NewWrapper(db), nodeCacheSize, o.NoFastIndex, logger, iavl.SyncOption(true))
+	if o.Version > 0 {
+		if err := t.LoadVersionForOverwriting(o.Version); err != nil {
+			return nil, fmt.Errorf("%w: load state version %d: %v", ErrVersionNotFound, o.Version, err)
+		}
+		if t.Version() != o.Version {
+			return nil, fmt.Errorf("%w: asked for state version %d, the database has %d", ErrVersionNotFound, o.Version, t.Version())
+		}
+		return &Tree{tree: t}, nil
+	}
 	if _, err := t.Load(); err != nil {
 		return nil, fmt.Errorf("load state tree: %w", err)
 	}
@@ -157,6 +182,25 @@ func (s *Snapshot) Prove(key []byte) ([]byte, *ics23.CommitmentProof, error) {
 	}
 	return value, proof, nil
 }
+
+// Exporter streams a committed version's nodes, for snapshots that reproduce the tree (and so
+// its root hash) exactly.
+type Exporter = iavl.Exporter
+
+// ExportNode is one node of an export.
+type ExportNode = iavl.ExportNode
+
+// ErrExportDone ends an export.
+var ErrExportDone = iavl.ErrorExportDone
+
+// Export starts exporting a committed version.
+func (s *Snapshot) Export() (*Exporter, error) { return s.tree.Export() }
+
+// Importer rebuilds a tree from an export.
+type Importer = iavl.Importer
+
+// Import starts rebuilding an empty tree as the given version.
+func (t *Tree) Import(version int64) (*Importer, error) { return t.tree.Import(version) }
 
 type dbIterator struct{ it dbm.Iterator }
 
