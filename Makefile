@@ -9,8 +9,10 @@ RACE_PKGS := ./chain/app/... ./chain/store/... ./crypto/keyring/... ./client/...
 
 all: build
 
+# pruntime is static (no cgo) so that its measurement covers all of its code.
 build:
 	$(GO) build -o $(BIN)/phala ./cmd/phala
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/pruntime ./cmd/pruntime
 
 dev: build
 	$(BIN)/phala dev

@@ -25,6 +25,15 @@ type Config struct {
 	Mempool   MempoolConfig   `toml:"mempool"`
 	Metrics   MetricsConfig   `toml:"metrics"`
 	Log       LogConfig       `toml:"log"`
+	Snapshots SnapshotsConfig `toml:"snapshots"`
+}
+
+// SnapshotsConfig controls the state snapshots a node serves to fast-syncing workers.
+type SnapshotsConfig struct {
+	// Interval is how many blocks apart snapshots are taken; 0 disables them.
+	Interval int64 `toml:"interval"`
+	// Keep is how many snapshots stay on disk.
+	Keep int `toml:"keep"`
 }
 
 type P2PConfig struct {
@@ -75,9 +84,10 @@ func DefaultConfig() Config {
 			TimeoutCommit:     time.Second,
 			CreateEmptyBlocks: true,
 		},
-		Mempool: MempoolConfig{Size: 50_000},
-		Metrics: MetricsConfig{ListenAddress: ""},
-		Log:     LogConfig{Level: "info", Format: "text", ConsensusLevel: "warn"},
+		Mempool:   MempoolConfig{Size: 50_000},
+		Metrics:   MetricsConfig{ListenAddress: ""},
+		Log:       LogConfig{Level: "info", Format: "text", ConsensusLevel: "warn"},
+		Snapshots: SnapshotsConfig{Interval: 1000, Keep: 2},
 	}
 }
 
@@ -116,6 +126,9 @@ func (c Config) Validate() error {
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		return fmt.Errorf("log format %q: use text or json", c.Log.Format)
+	}
+	if c.Snapshots.Interval < 0 || (c.Snapshots.Interval > 0 && c.Snapshots.Keep < 1) {
+		return errors.New("snapshots: interval must be 0 (off) or positive, and keep at least 1")
 	}
 	for _, l := range []string{c.Log.Level, c.Log.ConsensusLevel} {
 		if _, err := parseLevel(l); err != nil {

@@ -2,33 +2,20 @@ package node
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
 	cmtlog "github.com/cometbft/cometbft/libs/log"
+
+	"github.com/phala-go/phala/logging"
 )
 
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("log level %q: use debug, info, warn or error", s)
-	}
-	return l, nil
-}
+func parseLevel(s string) (slog.Level, error) { return logging.ParseLevel(s) }
 
 // NewLogger builds the process logger from the log config.
 func NewLogger(w io.Writer, c LogConfig) (*slog.Logger, error) {
-	level, err := parseLevel(c.Level)
-	if err != nil {
-		return nil, err
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if strings.EqualFold(c.Format, "json") {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
+	return logging.New(w, c.Level, c.Format)
 }
 
 // cometLogger adapts slog to CometBFT's logger interface, at its own minimum level.
@@ -46,6 +33,9 @@ func newCometLogger(l *slog.Logger, level string) (cmtlog.Logger, error) {
 }
 
 func (c cometLogger) log(level slog.Level, msg string, kv []any) {
+	if level == slog.LevelError && benignAtShutdown(msg, kv) {
+		level = slog.LevelDebug
+	}
 	if level < c.min {
 		return
 	}
@@ -57,4 +47,18 @@ func (c cometLogger) Info(msg string, kv ...any)  { c.log(slog.LevelInfo, msg, k
 func (c cometLogger) Error(msg string, kv ...any) { c.log(slog.LevelError, msg, kv) }
 func (c cometLogger) With(kv ...any) cmtlog.Logger {
 	return cometLogger{l: c.l.With(kv...), min: c.min}
+}
+
+// benignAtShutdown recognises the errors CometBFT logs on every clean stop (its listeners report
+// their own closing), which would otherwise teach operators to ignore error lines.
+func benignAtShutdown(msg string, kv []any) bool {
+	if msg == "Stopped accept routine, as transport is closed" {
+		return true
+	}
+	for _, v := range kv {
+		if err, ok := v.(error); ok && strings.Contains(err.Error(), "use of closed network connection") {
+			return true
+		}
+	}
+	return false
 }

@@ -34,7 +34,10 @@ type Node struct {
 	log  *slog.Logger
 	cmt  *cmtnode.Node
 	// closers release what the node opened besides CometBFT, after consensus stopped.
-	closers []func() error
+	closers   []func() error
+	snapshots *snapshotter
+	// stopBackground ends the background services and waits for them.
+	stopBackground func()
 }
 
 // Options are the process-level choices a node does not read from its config file.
@@ -61,6 +64,14 @@ func New(home string, cfg Config, logger *slog.Logger, opts Options) (*Node, err
 		a.Close()
 		appDB.Close()
 		return nil, err
+	}
+	if cfg.Snapshots.Interval > 0 {
+		dir := filepath.Join(home, "data", "snapshots")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, errors.Join(err, n.Stop())
+		}
+		n.snapshots = &snapshotter{dir: dir, app: a, interval: cfg.Snapshots.Interval, keep: cfg.Snapshots.Keep, log: logger.With("module", "snapshots")}
+		a.SetSnapshots(n.snapshots)
 	}
 	return n, nil
 }
@@ -166,6 +177,13 @@ func (n *Node) Start() error {
 	if err := n.cmt.Start(); err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	if n.snapshots != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.snapshots.run(ctx) }()
+	}
+	n.stopBackground = func() { cancel(); wg.Wait() }
 	n.log.Info("node started", "moniker", n.cfg.Moniker, "node_id", n.cmt.NodeInfo().ID(), "rpc", n.RPCURL(), "p2p", n.cfg.P2P.ListenAddress)
 	return nil
 }
@@ -173,6 +191,9 @@ func (n *Node) Start() error {
 // Stop shuts down cleanly: consensus stops before the application's database closes.
 func (n *Node) Stop() error {
 	var errs []error
+	if n.stopBackground != nil {
+		n.stopBackground()
+	}
 	if n.cmt.IsRunning() {
 		errs = append(errs, n.cmt.Stop())
 		n.cmt.Wait()

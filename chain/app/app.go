@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,6 +82,7 @@ type App struct {
 	lastBlock module.Block
 	// genesisHash is InitChain's AppHash, recorded in state by the first block.
 	genesisHash []byte
+	snapshots   Snapshots
 }
 
 var _ abci.Application = (*App)(nil)
@@ -125,6 +127,29 @@ func New(cfg Config) (*App, error) {
 		a.resetCheckState()
 	}
 	return a, nil
+}
+
+// SnapshotInfo describes a state snapshot a node serves.
+type SnapshotInfo struct {
+	Height    int64  `json:"height"`
+	Size      int64  `json:"size"`
+	Chunks    uint32 `json:"chunks"`
+	ChunkSize int    `json:"chunk_size"`
+}
+
+// Snapshots serves state snapshots (IAVL export streams) to workers that fast-sync. It is a
+// node-local service, not part of consensus: answers differ between nodes and are verified by
+// the worker against a light-client-verified AppHash.
+type Snapshots interface {
+	ListSnapshots() ([]SnapshotInfo, error)
+	LoadChunk(height int64, index uint32) ([]byte, error)
+}
+
+// SetSnapshots makes the application answer /snapshot queries from s.
+func (a *App) SetSnapshots(s Snapshots) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.snapshots = s
 }
 
 // Router exposes the message router, for clients that need to decode transactions.
@@ -393,6 +418,10 @@ func (a *App) query(req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 		return nil, ErrNotReady
 	}
 	path := strings.TrimPrefix(req.Path, "/")
+	if rest, ok := strings.CutPrefix(path, "snapshot/"); ok {
+		value, err := a.snapshotQuery(rest, req.Data)
+		return &abci.ResponseQuery{Value: value, Height: a.tree.Version()}, err
+	}
 	if rest, ok := strings.CutPrefix(path, "pending/"); ok {
 		value, err := a.moduleQuery(a.check, rest, req.Data)
 		return &abci.ResponseQuery{Value: value, Height: a.tree.Version()}, err
@@ -428,6 +457,28 @@ func (a *App) query(req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 	}
 	resp.Value, err = a.moduleQuery(snap, path, req.Data)
 	return resp, err
+}
+
+// snapshotQuery answers /snapshot/list (JSON list of SnapshotInfo) and /snapshot/chunk (data:
+// 8-byte height, 4-byte chunk index).
+func (a *App) snapshotQuery(path string, data []byte) ([]byte, error) {
+	if a.snapshots == nil {
+		return nil, errcode.Wrapf(ErrUnknownQuery, "this node serves no state snapshots (enable [snapshots] in its config)")
+	}
+	switch path {
+	case "list":
+		list, err := a.snapshots.ListSnapshots()
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(list)
+	case "chunk":
+		if len(data) != 12 {
+			return nil, errcode.Wrapf(ErrUnknownQuery, "/snapshot/chunk needs an 8-byte height and a 4-byte index")
+		}
+		return a.snapshots.LoadChunk(int64(binary.BigEndian.Uint64(data)), binary.BigEndian.Uint32(data[8:]))
+	}
+	return nil, errcode.Wrapf(ErrUnknownQuery, "/snapshot/%s", path)
 }
 
 func (a *App) moduleQuery(r store.Reader, path string, data []byte) ([]byte, error) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/phala-go/phala/chain/modules/accounts"
 	"github.com/phala-go/phala/chain/modules/registry"
 	"github.com/phala-go/phala/crypto/keys"
+	"github.com/phala-go/phala/devnet"
 	"github.com/phala-go/phala/node"
 )
 
@@ -171,6 +173,7 @@ func newTestnetCmd() *cobra.Command {
 	var n, port int
 	var out, chainID string
 	var commit time.Duration
+	var snapshots int64
 	cmd := &cobra.Command{
 		Use:   "testnet",
 		Short: "Write the homes of a local multi-validator network (dev accounts funded, Alice as council)",
@@ -187,6 +190,7 @@ func newTestnetCmd() *cobra.Command {
 			}
 			cfg := node.DefaultConfig()
 			cfg.Consensus.TimeoutCommit = commit
+			cfg.Snapshots.Interval = snapshots
 			ids, err := node.Testnet(node.TestnetOptions{Validators: n, Output: out, StartingPort: port, Config: cfg, Genesis: g})
 			if err != nil {
 				return err
@@ -204,19 +208,22 @@ func newTestnetCmd() *cobra.Command {
 	cmd.Flags().StringVar(&chainID, "chain-id", "phala-testnet", "chain id")
 	cmd.Flags().IntVar(&port, "starting-port", 26656, "node i listens for P2P on port+10i and RPC on port+10i+1")
 	cmd.Flags().DurationVar(&commit, "timeout-commit", time.Second, "pause after each block")
+	cmd.Flags().Int64Var(&snapshots, "snapshot-interval", 1000, "blocks between state snapshots served to fast-syncing workers (0: none)")
 	return cmd
 }
 
 func newDevCmd() *cobra.Command {
 	var f nodeFlags
-	var chainID string
+	var chainID, runtimeBin, runtimeAddr string
 	var blockTime time.Duration
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run the whole network for development: a validator with funded dev accounts",
+		Short: "Run the whole network for development: validator, worker (simulated TEE), relayer",
 		Long: `Starts a single-validator chain whose dev accounts (//Alice..//Ferdie, from the Substrate
-dev phrase) hold 1,000,000 PHA each and whose council is Alice alone. Without --home the
-chain lives in a temporary directory removed on exit; with --home it resumes where it stopped.`,
+dev phrase) hold 1,000,000 PHA each and whose council is Alice alone; a worker (pruntime with the
+simulated TEE, as a child process, logging to pruntime.log in the home) and its relayer (pherry,
+relaying with //Eve), the worker registering by itself. Without --home everything lives in a
+temporary directory removed on exit; with --home it resumes where it stopped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			home := f.home
@@ -228,47 +235,31 @@ chain lives in a temporary directory removed on exit; with --home it resumes whe
 				defer os.RemoveAll(dir)
 				home = dir
 			}
-			if _, err := os.Stat(filepath.Join(home, node.ConfigFile)); errors.Is(err, os.ErrNotExist) {
-				if err := os.MkdirAll(home, 0o700); err != nil {
-					return err
-				}
-				g, err := node.DevGenesisFor(chainID, time.Now(), home)
-				if err != nil {
-					return err
-				}
-				cfg := node.DefaultConfig()
-				cfg.Moniker = "dev"
-				cfg.P2P.ListenAddress = "tcp://127.0.0.1:26656"
-				cfg.P2P.Local = true
-				cfg.Consensus.TimeoutCommit = blockTime
-				cfg.Consensus.TimeoutPropose = blockTime
-				if _, err := node.Init(home, cfg, g); err != nil {
+			if runtimeBin == "" {
+				var err error
+				if runtimeBin, err = findPRuntime(); err != nil {
 					return err
 				}
 			}
-			cfg, err := node.LoadConfig(home)
-			if err != nil {
-				return err
-			}
+			cfg := node.DefaultConfig()
+			cfg.Moniker = "dev"
+			cfg.P2P.ListenAddress = "tcp://127.0.0.1:26656"
+			cfg.P2P.Local = true
+			cfg.Consensus.TimeoutCommit = blockTime
+			cfg.Consensus.TimeoutPropose = blockTime
+			cfg.Snapshots.Interval = 100
 			f.apply(&cfg)
 			logger, err := node.NewLogger(os.Stderr, cfg.Log)
 			if err != nil {
 				return err
 			}
-			n, err := node.New(home, cfg, logger, node.Options{Metrics: prometheus.DefaultRegisterer})
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			n, err := devnet.Start(ctx, devnet.Options{Home: home, ChainID: chainID, Config: cfg, PRuntime: runtimeBin, RuntimeAddr: runtimeAddr, Logger: logger})
 			if err != nil {
 				return err
 			}
-			if err := n.Start(); err != nil {
-				return errors.Join(err, n.Stop())
-			}
-			ctx, stop := signalContext(cmd.Context())
-			defer stop()
-			// The banner means "ready": wait until the first block is committed.
-			if err := n.WaitHeight(ctx, 2); err != nil {
-				return errors.Join(err, n.Stop())
-			}
-			if err := printDevBanner(cmd.OutOrStdout(), home, cfg, n.RPCURL()); err != nil {
+			if err := printDevBanner(cmd.OutOrStdout(), home, cfg, n); err != nil {
 				return errors.Join(err, n.Stop())
 			}
 			<-ctx.Done()
@@ -279,10 +270,26 @@ chain lives in a temporary directory removed on exit; with --home it resumes whe
 	f.add(cmd)
 	cmd.Flags().StringVar(&chainID, "chain-id", "phala-dev", "chain id")
 	cmd.Flags().DurationVar(&blockTime, "block-time", 500*time.Millisecond, "pause after each block (blocks come at most about this far apart)")
+	cmd.Flags().StringVar(&runtimeBin, "pruntime", "", "the pruntime binary (default: next to this one, else on PATH)")
+	cmd.Flags().StringVar(&runtimeAddr, "pruntime-laddr", "127.0.0.1:8000", "the worker's API address")
 	return cmd
 }
 
-func printDevBanner(w io.Writer, home string, cfg node.Config, rpc string) error {
+// findPRuntime looks for the pruntime binary next to this one, then on PATH.
+func findPRuntime() (string, error) {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "pruntime")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("pruntime"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("no pruntime binary next to phala or on PATH: run `make build` (or pass --pruntime)")
+}
+
+func printDevBanner(w io.Writer, home string, cfg node.Config, n *devnet.Network) error {
 	devs, err := node.DevAccounts()
 	if err != nil {
 		return err
@@ -294,16 +301,23 @@ Phala-Go dev network is running.
   metrics:  %s
 
 Dev accounts (sr25519; %s each):
-`, rpc, home, orNone(cfg.Metrics.ListenAddress), amount.FormatPHA(node.DevBalance))
+`, n.RPC, home, orNone(cfg.Metrics.ListenAddress), amount.FormatPHA(node.DevBalance))
 	for _, d := range devs {
 		fmt.Fprintf(w, "  %-8s %-9s %s\n", strings.ToLower(d.Name), d.URI, d.Key.Public().AccountID())
 	}
+	fmt.Fprintf(w, `
+Worker (simulated TEE, measurement %s):
+  identity  %x
+  API       %s   (log: %s)
+  relayer   pherry, as //%s
+`, n.Measured, n.Worker, n.Runtime, filepath.Join(home, "pruntime.log"), devnet.RelayerAccount)
 	fmt.Fprintf(w, `
 Try, in another terminal:
   export PATH=$PWD/bin:$PATH PHALA_KEYRING_BACKEND=test
   phala keys import alice //Alice
   phala tx transfer --from alice --to %s --amount 1.5PHA
   phala query balance %s --prove
+  phala worker ping --from alice
 
 Press Ctrl-C to stop.
 `, devs[1].Key.Public().AccountID(), devs[1].Key.Public().AccountID())

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -10,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/phala-go/phala/chain/module"
+	"github.com/phala-go/phala/chain/modules/mq"
 	"github.com/phala-go/phala/chain/modules/registry"
 	"github.com/phala-go/phala/crypto/keys"
 	"github.com/phala-go/phala/tee"
@@ -193,7 +197,71 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			return g.print(cmd, out, func(wr io.Writer) { printWorker(wr, out) })
 		},
 	}
-	cmd.AddCommand(list, show)
+	var pf txFlags
+	ping := &cobra.Command{
+		Use:   "ping",
+		Short: "Ping the workers through the chain and wait for their signed answers",
+		Long: `Pushes a ping message on chain; every registered worker verifies the block, answers with
+signed egress, and its relayer delivers the answer. Shows which workers answered and how many
+blocks it took: the whole path account -> chain -> verified worker -> egress -> chain.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			nonce := make([]byte, 8)
+			if _, err := rand.Read(nonce); err != nil {
+				return err
+			}
+			p, err := g.printer(cmd)
+			if err != nil {
+				return err
+			}
+			res, err := g.sendQuiet(cmd, &pf, &mq.MsgPush{Topic: mq.TopicPing, Payload: module.Marshal(&mq.Ping{Nonce: nonce})})
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), pf.timeout)
+			defer cancel()
+			c, err := g.client(ctx)
+			if err != nil {
+				return err
+			}
+			type answer struct {
+				Worker string `json:"worker"`
+				Height int64  `json:"pong_height"`
+				Blocks int64  `json:"blocks_after_ping"`
+			}
+			var answers []answer
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				var ws registry.Workers
+				if _, err := c.QueryProto(ctx, "/registry/"+registry.QueryWorkers, nil, &ws); err != nil {
+					return err
+				}
+				answers = answers[:0]
+				for _, w := range ws.Workers {
+					if w.LastPongHeight > res.Height {
+						answers = append(answers, answer{Worker: hex.EncodeToString(w.Info.IdentityKey), Height: w.LastPongHeight, Blocks: w.LastPongHeight - res.Height})
+					}
+				}
+				if len(ws.Workers) > 0 && len(answers) == len(ws.Workers) {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("%d of %d workers answered the ping of block %d in time", len(answers), len(ws.Workers), res.Height)
+				case <-tick.C:
+				}
+			}
+			return p.print(map[string]any{"ping_height": res.Height, "answers": answers}, func(w io.Writer) {
+				fmt.Fprintf(w, "ping in block %d\n", res.Height)
+				for _, a := range answers {
+					fmt.Fprintf(w, "  worker %s answered in block %d (%d blocks later)\n", a.Worker, a.Height, a.Blocks)
+				}
+			})
+		},
+	}
+	addTxFlags(ping, g, &pf)
+	cmd.AddCommand(list, show, ping)
 	return cmd
 }
 

@@ -73,6 +73,15 @@ func (g *globals) send(cmd *cobra.Command, f *txFlags, msgs ...proto.Message) (*
 	if err != nil {
 		return nil, err
 	}
+	return g.submit(cmd, f, &p, msgs...)
+}
+
+// sendQuiet is send without printing the outcome, for commands that print their own.
+func (g *globals) sendQuiet(cmd *cobra.Command, f *txFlags, msgs ...proto.Message) (*client.TxResult, error) {
+	return g.submit(cmd, f, nil, msgs...)
+}
+
+func (g *globals) submit(cmd *cobra.Command, f *txFlags, p *printer, msgs ...proto.Message) (*client.TxResult, error) {
 	key, err := g.signer(f.from)
 	if err != nil {
 		return nil, err
@@ -103,14 +112,18 @@ func (g *globals) send(cmd *cobra.Command, f *txFlags, msgs ...proto.Message) (*
 		}
 		out.Log = res.Err.Error()
 	}
-	if err := p.print(out, func(w io.Writer) {
-		if res.Err != nil {
-			fmt.Fprintf(w, "transaction %s FAILED in block %d (the fee was charged): %v\n", res.Hash, res.Height, res.Err)
-			return
+	if p != nil {
+		if err := p.print(out, func(w io.Writer) {
+			if res.Err != nil {
+				fmt.Fprintf(w, "transaction %s FAILED in block %d (the fee was charged): %v\n", res.Hash, res.Height, res.Err)
+				return
+			}
+			fmt.Fprintf(w, "transaction %s committed in block %d\n", res.Hash, res.Height)
+		}); err != nil {
+			return nil, err
 		}
-		fmt.Fprintf(w, "transaction %s committed in block %d\n", res.Hash, res.Height)
-	}); err != nil {
-		return nil, err
+	} else if res.Err != nil {
+		return res, res.Err
 	}
 	if res.Err != nil {
 		return res, exitCode(2)

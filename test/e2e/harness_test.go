@@ -16,8 +16,8 @@ import (
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 )
 
-// phalaBin is the binary under test, built by TestMain.
-var phalaBin string
+// phalaBin and pruntimeBin are the binaries under test, built by TestMain.
+var phalaBin, pruntimeBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "phala-e2e-")
@@ -25,12 +25,18 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	phalaBin = filepath.Join(dir, "phala")
-	build := exec.Command("go", "build", "-o", phalaBin, "github.com/phala-go/phala/cmd/phala")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building phala:", err)
-		os.Exit(1)
+	phalaBin, pruntimeBin = filepath.Join(dir, "phala"), filepath.Join(dir, "pruntime")
+	for _, b := range []struct{ out, pkg, cgo string }{
+		{phalaBin, "github.com/phala-go/phala/cmd/phala", "1"},
+		{pruntimeBin, "github.com/phala-go/phala/cmd/pruntime", "0"},
+	} {
+		build := exec.Command("go", "build", "-o", b.out, b.pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED="+b.cgo)
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building", b.pkg+":", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -43,6 +49,16 @@ func run(t *testing.T, args ...string) string {
 	out, err := exec.Command(phalaBin, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("phala %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// runBin executes another binary under test.
+func runBin(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
 	}
 	return string(out)
 }
@@ -88,11 +104,18 @@ type proc struct {
 
 func startNode(t *testing.T, name, home, rpc string) *proc {
 	t.Helper()
-	logf, err := os.OpenFile(filepath.Join(home, "node.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	return startProc(t, name, home, rpc, phalaBin, "node", "--home", home, "--log-format", "json")
+}
+
+// startProc runs a binary with its output in <dir>/<name>.log; the process is killed at cleanup.
+func startProc(t *testing.T, name, dir, rpc, bin string, args ...string) *proc {
+	t.Helper()
+	home := dir
+	logf, err := os.OpenFile(filepath.Join(dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(phalaBin, "node", "--home", home, "--log-format", "json")
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -102,7 +125,12 @@ func startNode(t *testing.T, name, home, rpc string) *proc {
 		p.done <- cmd.Wait()
 		logf.Close()
 	}()
-	t.Cleanup(func() { p.kill() })
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("--- last output of %s ---\n%s", p.name, p.logTail())
+		}
+	})
 	return p
 }
 
@@ -135,7 +163,7 @@ func (p *proc) kill() {
 }
 
 func (p *proc) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(p.home, "node.log"))
+	b, _ := os.ReadFile(filepath.Join(p.home, p.name+".log"))
 	if len(b) > 4000 {
 		b = b[len(b)-4000:]
 	}

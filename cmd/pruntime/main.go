@@ -1,0 +1,179 @@
+// Command pruntime is the confidential worker runtime: it runs inside a TEE (or the simulated
+// one), follows the chain as a verifying replica, and serves the runtime API to its host's
+// relayer (phala pherry). It is built without cgo so its measurement is meaningful.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/phala-go/phala/logging"
+	"github.com/phala-go/phala/pruntime"
+	"github.com/phala-go/phala/tee"
+	"github.com/phala-go/phala/tee/sim"
+	"github.com/phala-go/phala/tee/snp"
+	"github.com/phala-go/phala/tee/tdx"
+)
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// teeFlags choose the TEE backend.
+type teeFlags struct {
+	kind      string
+	simSecret string
+}
+
+func (f *teeFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.kind, "tee", "sim", "TEE backend: sim, tdx or sev-snp")
+	cmd.Flags().StringVar(&f.simSecret, "sim-secret", "sim-tee-secret", "simulated TEE: the host secret file (created if absent)")
+}
+
+// guest opens the TEE backend. The sim measurement is the hash of this very binary.
+func (f *teeFlags) guest() (tee.Guest, error) {
+	k, err := tee.ParseKind(f.kind)
+	if err != nil {
+		return nil, err
+	}
+	switch k {
+	case tee.KindSim:
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		m, err := sim.MeasureFile(exe)
+		if err != nil {
+			return nil, err
+		}
+		return sim.Open(sim.Config{SecretPath: f.simSecret, Measurement: m})
+	case tee.KindTDX:
+		return tdx.Open()
+	default:
+		return snp.Open(snp.Config{})
+	}
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{Use: "pruntime", Short: "The Phala-Go confidential worker runtime", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(newRunCmd(), newMeasureCmd())
+	return root
+}
+
+func newMeasureCmd() *cobra.Command {
+	var f teeFlags
+	cmd := &cobra.Command{
+		Use:   "measure",
+		Short: "Print this runtime's measurement as <kind>:<hex>, for `phala runtime allow`",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			g, err := f.guest()
+			if err != nil {
+				return err
+			}
+			m, err := g.Measurement()
+			if err != nil {
+				return err
+			}
+			s, err := tee.FormatMeasurement(g.Kind(), m)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), s)
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func newRunCmd() *cobra.Command {
+	var f teeFlags
+	var dataDir, listen, metrics, logLevel, logFormat string
+	var interval int64
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Serve the runtime API until SIGINT/SIGTERM",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := logging.New(os.Stderr, logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			g, err := f.guest()
+			if err != nil {
+				return fmt.Errorf("TEE: %w", err)
+			}
+			rt, err := pruntime.Open(pruntime.Config{DataDir: dataDir, Guest: g, CheckpointInterval: interval, Logger: logger, Metrics: prometheus.DefaultRegisterer})
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			err = serve(ctx, logger, rt, listen, metrics)
+			return errors.Join(err, rt.Close())
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&dataDir, "data-dir", "pruntime-data", "where the runtime keeps its sealed keys, state and checkpoints")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8000", "runtime API address (keep it local: only the host's relayer should reach it)")
+	cmd.Flags().StringVar(&metrics, "metrics", "", "Prometheus metrics address, e.g. 127.0.0.1:8001 (empty: off)")
+	cmd.Flags().Int64Var(&interval, "checkpoint-interval", 100, "blocks between sealed checkpoints")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text or json")
+	return cmd
+}
+
+func serve(ctx context.Context, logger *slog.Logger, rt *pruntime.Runtime, listen, metrics string) error {
+	mux := http.NewServeMux()
+	mux.Handle(pruntime.Handler(rt))
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	var msrv *http.Server
+	if metrics != "" {
+		mln, err := net.Listen("tcp", metrics)
+		if err != nil {
+			return errors.Join(err, srv.Close())
+		}
+		msrv = &http.Server{Handler: promhttp.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- msrv.Serve(mln) }()
+	}
+	info := rt.Info()
+	logger.Info("pruntime serving", "api", "http://"+ln.Addr().String(), "tee", info.TeeKind, "identity", fmt.Sprintf("%x", info.IdentityKey),
+		"verified_height", info.VerifiedHeight)
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdown)
+	if msrv != nil {
+		err = errors.Join(err, msrv.Shutdown(shutdown))
+	}
+	logger.Info("pruntime stopped")
+	return err
+}
