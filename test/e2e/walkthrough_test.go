@@ -31,10 +31,11 @@ func readmeBlock(t *testing.T, heading string) string {
 
 // TestReadmeWalkthrough runs `phala dev` as users do and pastes the README walkthrough into bash.
 func TestReadmeWalkthrough(t *testing.T) {
-	ports := freeBase(t, 1)
+	ports := freeBase(t, 2)
 	rpc := fmt.Sprintf("127.0.0.1:%d", ports+1)
 	dev := exec.Command(phalaBin, "dev", "--home", t.TempDir(),
-		"--p2p-laddr", fmt.Sprintf("tcp://127.0.0.1:%d", ports), "--rpc-laddr", "tcp://"+rpc)
+		"--p2p-laddr", fmt.Sprintf("tcp://127.0.0.1:%d", ports), "--rpc-laddr", "tcp://"+rpc,
+		"--pruntime-laddr", fmt.Sprintf("127.0.0.1:%d", ports+10))
 	stdout, err := dev.StdoutPipe()
 	require.NoError(t, err)
 	var stderr strings.Builder
@@ -78,6 +79,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		`"nonce": 1`,
 		"chain:        phala-dev",
 		"fee per byte:    500000",
+		"answered in block",
 	} {
 		require.Contains(t, string(out), want)
 	}
