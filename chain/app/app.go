@@ -354,19 +354,37 @@ func execResult(events []abci.Event, err error) *abci.ExecTxResult {
 }
 
 // decodeAndVerify decodes every transaction and checks the signatures that CheckTx has not
-// already checked, in parallel. errs[i] is the failure of transaction i, if any.
+// already checked, in parallel batches. errs[i] is the failure of transaction i, if any.
 func (a *App) decodeAndVerify(txs [][]byte) ([]*tx.Decoded, []error) {
 	decoded := make([]*tx.Decoded, len(txs))
 	errs := make([]error, len(txs))
+	workers := runtime.GOMAXPROCS(0)
 	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
+	g.SetLimit(workers)
 	for i, raw := range txs {
 		g.Go(func() error {
-			d, err := tx.Decode(raw, a.router)
-			if err == nil && !a.sigCache.Contains(d.Hash) {
-				err = d.VerifySignature()
+			decoded[i], errs[i] = tx.Decode(raw, a.router)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var todo []int
+	for i, d := range decoded {
+		if errs[i] == nil && !a.sigCache.Contains(d.Hash) {
+			todo = append(todo, i)
+		}
+	}
+	chunk := (len(todo) + workers - 1) / max(workers, 1)
+	for start := 0; start < len(todo); start += chunk {
+		part := todo[start:min(start+chunk, len(todo))]
+		g.Go(func() error {
+			ds := make([]*tx.Decoded, len(part))
+			for j, i := range part {
+				ds[j] = decoded[i]
 			}
-			decoded[i], errs[i] = d, err
+			for j, err := range tx.VerifySignatures(ds) {
+				errs[part[j]] = err
+			}
 			return nil
 		})
 	}

@@ -134,6 +134,22 @@ func (d *Decoded) VerifySignature() error {
 	return nil
 }
 
+// VerifySignatures checks the signatures of many transactions as one batch; errs[i] is what
+// ds[i].VerifySignature() would return.
+func VerifySignatures(ds []*Decoded) []error {
+	var b keys.BatchVerifier
+	for _, d := range ds {
+		b.Add(d.Signer, SignContext, d.bodyRaw, d.signature)
+	}
+	errs := b.Verify()
+	for i, err := range errs {
+		if err != nil {
+			errs[i] = errcode.Wrapf(ErrBadSignature, "%v", err)
+		}
+	}
+	return errs
+}
+
 // KeyTypeOf maps a key type to its protobuf enum.
 func KeyTypeOf(t keys.Type) KeyType {
 	switch t {

@@ -1,11 +1,12 @@
 package keys
 
 import (
-	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 
-	schnorrkel "github.com/ChainSafe/go-schnorrkel"
+	voied "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
+	voisr "github.com/oasisprotocol/curve25519-voi/primitives/sr25519"
 )
 
 // SignatureLen is the length of signatures of both types.
@@ -52,6 +53,10 @@ func (p PublicKey) Hex() string { return "0x" + hex.EncodeToString(p.Key[:]) }
 // Verify checks sig over msg under ctx. Every failure of the signature itself
 // wraps ErrBadSignature; a bad ctx gives ErrBadContext and an unsupported key
 // type ErrUnknownType. Verify is deterministic.
+//
+// Verification uses curve25519-voi (as CometBFT does): sr25519 with schnorrkel's
+// rules, ed25519 with ZIP-215's, under which batch and single verification
+// always agree.
 func (p PublicKey) Verify(ctx Context, msg, sig []byte) error {
 	m, err := signedBytes(ctx, msg)
 	if err != nil {
@@ -59,35 +64,118 @@ func (p PublicKey) Verify(ctx Context, msg, sig []byte) error {
 	}
 	switch p.Type {
 	case Ed25519:
-		if len(sig) != SignatureLen || !ed25519.Verify(p.Key[:], m, sig) {
+		if len(sig) != SignatureLen || !voied.VerifyWithOptions(p.Key[:], m, sig, ed25519Options) {
 			return fmt.Errorf("%w: ed25519 signature does not verify for this key, message and context", ErrBadSignature)
 		}
 		return nil
 	case Sr25519:
-		return verifySr25519(p.Key, m, sig)
+		pub, s, err := decodeSr25519(p.Key, sig)
+		if err != nil {
+			return err
+		}
+		if !pub.Verify(srContext.NewTranscriptBytes(m), s) {
+			return fmt.Errorf("%w: sr25519 signature does not verify for this key, message and context", ErrBadSignature)
+		}
+		return nil
 	default:
 		return fmt.Errorf("%w %d", ErrUnknownType, uint8(p.Type))
 	}
 }
 
-func verifySr25519(key [32]byte, m, sig []byte) error {
-	bad := func(why string) error {
-		return fmt.Errorf("%w: sr25519 signature %s", ErrBadSignature, why)
-	}
+var (
+	ed25519Options = &voied.Options{Verify: voied.VerifyOptionsZIP_215}
+	srContext      = voisr.NewSigningContext(substrateSigningContext)
+)
+
+func decodeSr25519(key [32]byte, sig []byte) (*voisr.PublicKey, *voisr.Signature, error) {
 	if len(sig) != SignatureLen {
-		return bad(fmt.Sprintf("has %d bytes, want %d", len(sig), SignatureLen))
+		return nil, nil, fmt.Errorf("%w: sr25519 signature has %d bytes, want %d", ErrBadSignature, len(sig), SignatureLen)
 	}
-	pub, err := schnorrkel.NewPublicKey(key)
+	pub, err := voisr.NewPublicKeyFromBytes(key[:])
 	if err != nil {
-		return bad("cannot be checked: the public key is not a valid Ristretto point")
+		return nil, nil, fmt.Errorf("%w: sr25519 signature cannot be checked: the public key is not a valid Ristretto point", ErrBadSignature)
 	}
-	var s schnorrkel.Signature
-	if err := s.Decode([SignatureLen]byte(sig)); err != nil {
-		return bad("is malformed")
+	s, err := voisr.NewSignatureFromBytes(sig)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: sr25519 signature is malformed", ErrBadSignature)
 	}
-	ok, err := pub.Verify(&s, schnorrkel.NewSigningContext(substrateSigningContext, m))
-	if err != nil || !ok {
-		return bad("does not verify for this key, message and context")
+	return pub, s, nil
+}
+
+// BatchVerifier checks many signatures at once, several times faster than one by one, with
+// exactly the outcome Verify gives for each.
+type BatchVerifier struct {
+	items []batchItem
+}
+
+type batchItem struct {
+	pub  PublicKey
+	ctx  Context
+	msg  []byte
+	sig  []byte
+	err  error // known before batching (malformed input)
+	sr   *voisr.PublicKey
+	srs  *voisr.Signature
+	m    []byte
+	slot int // index in its type's batch
+}
+
+// Add queues a signature.
+func (b *BatchVerifier) Add(pub PublicKey, ctx Context, msg, sig []byte) {
+	b.items = append(b.items, batchItem{pub: pub, ctx: ctx, msg: msg, sig: sig})
+}
+
+// Verify checks every queued signature and returns, per signature in the order added, nil or
+// the error Verify would return.
+func (b *BatchVerifier) Verify() []error {
+	errs := make([]error, len(b.items))
+	ed := voied.NewBatchVerifierWithCapacity(len(b.items))
+	sr := voisr.NewBatchVerifierWithCapacity(len(b.items))
+	var nEd, nSr int
+	for i := range b.items {
+		it := &b.items[i]
+		m, err := signedBytes(it.ctx, it.msg)
+		if err != nil {
+			it.err = err
+			continue
+		}
+		it.m = m
+		switch it.pub.Type {
+		case Ed25519:
+			if len(it.sig) != SignatureLen {
+				it.err = it.pub.Verify(it.ctx, it.msg, it.sig)
+				continue
+			}
+			ed.AddWithOptions(it.pub.Key[:], m, it.sig, ed25519Options)
+			it.slot, nEd = nEd, nEd+1
+		case Sr25519:
+			pub, s, err := decodeSr25519(it.pub.Key, it.sig)
+			if err != nil {
+				it.err = err
+				continue
+			}
+			sr.Add(pub, srContext.NewTranscriptBytes(m), s)
+			it.slot, nSr = nSr, nSr+1
+		default:
+			it.err = fmt.Errorf("%w %d", ErrUnknownType, uint8(it.pub.Type))
+		}
 	}
-	return nil
+	var edOK, srOK []bool
+	if nEd > 0 {
+		_, edOK = ed.Verify(rand.Reader)
+	}
+	if nSr > 0 {
+		_, srOK = sr.Verify(rand.Reader)
+	}
+	for i := range b.items {
+		it := &b.items[i]
+		switch {
+		case it.err != nil:
+			errs[i] = it.err
+		case it.pub.Type == Ed25519 && !edOK[it.slot], it.pub.Type == Sr25519 && !srOK[it.slot]:
+			// The batch only says "invalid"; Verify gives the same verdict with its message.
+			errs[i] = it.pub.Verify(it.ctx, it.msg, it.sig)
+		}
+	}
+	return errs
 }

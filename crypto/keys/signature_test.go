@@ -283,3 +283,93 @@ func BenchmarkFromURI(b *testing.B) {
 		})
 	}
 }
+
+// verifySr25519 checks an sr25519 signature over raw bytes (not M), for signatures made by
+// other implementations.
+func verifySr25519(key [32]byte, m, sig []byte) error {
+	pub, s, err := decodeSr25519(key, sig)
+	if err != nil {
+		return err
+	}
+	if !pub.Verify(srContext.NewTranscriptBytes(m), s) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// TestBatchVerifierAgreesWithVerify: valid, forged, malformed and mixed-type signatures get the
+// same verdict in a batch as one by one.
+func TestBatchVerifierAgreesWithVerify(t *testing.T) {
+	type item struct {
+		pub PublicKey
+		ctx Context
+		msg []byte
+		sig []byte
+	}
+	var items []item
+	for i, typ := range []Type{Sr25519, Ed25519, Sr25519, Ed25519, Sr25519} {
+		k := mustKey(t, typ, fmt.Sprintf("//batch%d", i))
+		msg := []byte(fmt.Sprintf("message %d", i))
+		sig, err := k.Sign("phala/test", msg)
+		require.NoError(t, err)
+		items = append(items, item{k.Public(), "phala/test", msg, sig})
+	}
+	forged := items[0]
+	forged.msg = []byte("another message")
+	flipped := items[1]
+	flipped.sig = append([]byte{}, flipped.sig...)
+	flipped.sig[10] ^= 1
+	short := items[2]
+	short.sig = short.sig[:10]
+	wrongCtx := items[3]
+	wrongCtx.ctx = "phala/other"
+	badCtx := items[4]
+	badCtx.ctx = ""
+	unknown := items[0]
+	unknown.pub.Type = 9
+	items = append(items, forged, flipped, short, wrongCtx, badCtx, unknown)
+
+	var b BatchVerifier
+	for _, it := range items {
+		b.Add(it.pub, it.ctx, it.msg, it.sig)
+	}
+	got := b.Verify()
+	require.Len(t, got, len(items))
+	for i, it := range items {
+		want := it.pub.Verify(it.ctx, it.msg, it.sig)
+		if want == nil {
+			require.NoError(t, got[i], "item %d", i)
+		} else {
+			require.Error(t, got[i], "item %d", i)
+			require.Equal(t, want.Error(), got[i].Error(), "item %d", i)
+		}
+	}
+	require.NoError(t, got[0])
+	require.ErrorIs(t, got[5], ErrBadSignature)
+	require.ErrorIs(t, got[9], ErrBadContext)
+	require.ErrorIs(t, got[10], ErrUnknownType)
+	require.Empty(t, (&BatchVerifier{}).Verify())
+}
+
+func BenchmarkBatchVerify64(b *testing.B) {
+	for _, typ := range []Type{Sr25519, Ed25519} {
+		b.Run(typ.String(), func(b *testing.B) {
+			k, err := FromURI(typ, "//bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			sig, _ := k.Sign("phala/tx/v1", []byte("body"))
+			for i := 0; i < b.N; i += 64 {
+				var bv BatchVerifier
+				for j := 0; j < 64; j++ {
+					bv.Add(k.Public(), "phala/tx/v1", []byte("body"), sig)
+				}
+				for _, err := range bv.Verify() {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
