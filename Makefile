@@ -3,7 +3,9 @@ GO        ?= go
 BIN       := bin
 FUZZTIME  ?= 4s
 # Packages with concurrency, run again under the race detector.
-RACE_PKGS := ./chain/app/... ./chain/store/... ./crypto/keyring/... ./client/... ./node/...
+RACE_PKGS := ./chain/app/... ./chain/store/... ./crypto/keyring/... ./client/... ./node/... ./pruntime/... ./pherry/... ./contract/vm/...
+# Modules of their own: the contract SDK and the example contracts (built to Wasm by contract tests).
+SUBMODULES := sdk examples/contracts
 
 .PHONY: all build dev test unit race fuzz e2e lint bench generate clean
 
@@ -21,6 +23,7 @@ test: lint unit race fuzz
 
 unit:
 	$(GO) test -count=1 -timeout 20m ./...
+	@set -e; for m in $(SUBMODULES); do $(GO) -C $$m vet ./...; GOOS=wasip1 GOARCH=wasm $(GO) -C $$m vet ./...; $(GO) -C $$m test -count=1 ./...; done
 
 race:
 	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
@@ -28,11 +31,12 @@ race:
 # Runs every fuzz target for FUZZTIME (the seeds always run as part of `unit`).
 fuzz:
 	@set -e; for file in $$(grep -rl --include='*_test.go' '^func Fuzz' --exclude-dir=tools .); do \
-		dir=$$(dirname $$file); \
+		dir=$$(dirname $$file); mod=.; pkg=$$dir; \
+		for m in $(SUBMODULES); do case $$dir in ./$$m|./$$m/*) mod=$$m; pkg=.$${dir#./$$m};; esac; done; \
 		for target in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$file | cut -c6-); do \
 			echo "fuzz $$dir $$target"; \
-			$(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$dir >/dev/null || \
-				{ $(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$dir; exit 1; }; \
+			$(GO) -C $$mod test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$pkg >/dev/null || \
+				{ $(GO) -C $$mod test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$pkg; exit 1; }; \
 		done; \
 	done
 
@@ -42,6 +46,7 @@ e2e:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod verify
 
 bench: build
 	$(GO) test -run='^$$' -bench=. $$($(GO) list ./... | grep -v /test/e2e)

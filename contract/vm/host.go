@@ -1,0 +1,91 @@
+package vm
+
+import (
+	"fmt"
+	"time"
+)
+
+// Entry is a contract entry point.
+type Entry int
+
+// The entry points; each is an export (i32 input length) -> (i32 status).
+const (
+	EntryInstantiate Entry = iota
+	EntryExecute
+	EntryQuery
+)
+
+var entryExports = [...]string{EntryInstantiate: "instantiate", EntryExecute: "execute", EntryQuery: "query"}
+
+func (e Entry) String() string {
+	if e >= 0 && int(e) < len(entryExports) {
+		return entryExports[e]
+	}
+	return fmt.Sprintf("entry(%d)", int(e))
+}
+
+// CallerKind says who made a call. The values are part of the ABI (the first byte the caller
+// import writes) and match the SDK's.
+type CallerKind uint8
+
+// Caller kinds. CallerNone is an anonymous query.
+const (
+	CallerNone     CallerKind = 0
+	CallerAccount  CallerKind = 1
+	CallerContract CallerKind = 2
+)
+
+// Caller is the account or contract that made a call.
+type Caller struct {
+	Kind CallerKind
+	ID   [32]byte
+}
+
+// Block is the verified block a command runs in, or whose state a query reads.
+type Block struct {
+	Height uint64
+	Time   time.Time
+}
+
+// Host is the contract's world during one call, implemented by pRuntime. Storage is the
+// contract's own namespace, already isolated and encrypted by the host. The VM charges gas for
+// each host function before calling the Host (docs/contract-abi.md), and validates sizes and
+// read-only rules first, so a Host sees only well-formed requests. Slices passed to the Host
+// are copies it may keep. A Host method is called from the goroutine running the call.
+type Host interface {
+	// Get returns the value at key: nil, nil when absent; a non-nil slice (possibly empty)
+	// when present.
+	Get(key []byte) ([]byte, error)
+	Set(key, value []byte) error
+	Remove(key []byte) error
+	// Next returns the first entry whose key starts with prefix and is greater than after
+	// (after == nil: the first entry with prefix), in ascending byte order.
+	Next(prefix, after []byte) (key, value []byte, ok bool, err error)
+	Caller() Caller
+	Self() [32]byte
+	Block() Block
+	// Emit records an event; whether it becomes public is the host's decision.
+	Emit(topic string, data []byte) error
+	// Randomness is deterministic per contract and block (derived from the key tree).
+	Randomness() [32]byte
+	// Log receives development output (the log import, the contract's stdout and stderr,
+	// trap details); the host may drop it.
+	Log(msg string)
+	// Call runs another contract synchronously with at most gasLimit gas and returns its
+	// output and the gas it used. The callee must see this contract as its caller, run
+	// read-only when this call is, and have its writes discarded with the caller's. Errors:
+	// *ContractError for the callee's own error, ErrOutOfGas, ErrTrap (and ErrABI, ErrLimit,
+	// ErrReadOnly), ErrNotSupported; anything else aborts the caller with ErrHost.
+	Call(contract [32]byte, input []byte, gasLimit uint64) (output []byte, gasUsed uint64, err error)
+	// ReadOnly reports whether writes and events must be refused; queries are always read-only.
+	ReadOnly() bool
+}
+
+// Result is the outcome of a call. GasUsed is exact and identical on every replica, whatever
+// Err is (the whole budget after ErrOutOfGas; 0 when the call was refused before it started:
+// ErrOverloaded, ErrClosed, ErrLimit on the input).
+type Result struct {
+	Output  []byte
+	GasUsed uint64
+	Err     error
+}

@@ -1,0 +1,210 @@
+// Command probe is the VM's test contract: one handler per behaviour the VM tests exercise
+// (limits, traps, read-only queries, memory growth, WASI determinism, host functions). It is
+// built in TestMain with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared.
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/phala-go/phala/sdk"
+)
+
+func main() {}
+
+type kv struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+	Size  int    `json:"size"`
+}
+
+type loopMsg struct {
+	N int64 `json:"n"`
+}
+
+type callMsg struct {
+	Contract sdk.Address `json:"contract"`
+	Input    string      `json:"input"`
+	Gas      uint64      `json:"gas"`
+}
+
+type verifyMsg struct {
+	Alg     string      `json:"alg"`
+	Pub     sdk.Address `json:"pub"`
+	Context string      `json:"context"`
+	Msg     string      `json:"msg"`
+	Sig     string      `json:"sig"`
+}
+
+type env struct {
+	Caller     string   `json:"caller"`
+	Self       string   `json:"self"`
+	Height     uint64   `json:"height"`
+	BlockTime  string   `json:"block_time"`
+	Now        string   `json:"now"`
+	Randomness string   `json:"randomness"`
+	CryptoRand string   `json:"crypto_rand"`
+	MathRand   uint64   `json:"math_rand"`
+	MapOrder   []string `json:"map_order"`
+	Slept      int64    `json:"slept_ns"`
+	Args       int      `json:"args"`
+	Environ    int      `json:"environ"`
+	FileErr    string   `json:"file_err"`
+}
+
+var (
+	sink  []byte
+	bumps int // a package variable: every call must see its post-init value
+)
+
+func init() {
+	sdk.Handle("set", func(ctx sdk.Context, m kv) error {
+		value := m.Value
+		if m.Size > 0 {
+			value = strings.Repeat("x", m.Size)
+		}
+		sdk.Set([]byte(m.Key), []byte(value))
+		return nil
+	})
+	sdk.Handle("remove", func(ctx sdk.Context, m kv) error {
+		sdk.Remove([]byte(m.Key))
+		return nil
+	})
+	sdk.Handle("fail_after_set", func(ctx sdk.Context, m kv) error {
+		sdk.Set([]byte(m.Key), []byte(m.Value))
+		return errors.New("refused after writing " + m.Key)
+	})
+	sdk.Handle("panic_after_set", func(ctx sdk.Context, m kv) error {
+		sdk.Set([]byte(m.Key), []byte(m.Value))
+		panic("boom " + m.Key)
+	})
+	sdk.Handle("emit", func(ctx sdk.Context, m kv) error {
+		ctx.EmitBytes(m.Key, []byte(m.Value))
+		return nil
+	})
+	sdk.HandleResult("loop", func(ctx sdk.Context, m loopMsg) (int64, error) { return burn(m.N), nil })
+	sdk.HandleResult("recurse", func(ctx sdk.Context, m loopMsg) (int64, error) { return down(m.N), nil })
+	sdk.Handle("grow", func(ctx sdk.Context, m kv) error {
+		sink = make([]byte, m.Size)
+		for i := range sink {
+			sink[i] = byte(i)
+		}
+		sdk.Set([]byte(m.Key), sink[:16])
+		return nil
+	})
+	sdk.Handle("log", func(ctx sdk.Context, m kv) error {
+		ctx.Log("log: %s", m.Value)
+		fmt.Println("stdout: " + m.Value)
+		return nil
+	})
+	sdk.HandleResult("call", func(ctx sdk.Context, m callMsg) (string, error) {
+		out, err := ctx.Call(m.Contract, []byte(m.Input), m.Gas)
+		if err != nil {
+			return "", err
+		}
+		sdk.Set([]byte("called"), out)
+		return string(out), nil
+	})
+	sdk.HandleResult("bump", func(ctx sdk.Context, _ struct{}) (int, error) {
+		bumps++
+		return bumps, nil
+	})
+	sdk.Handle("bump_then_panic", func(ctx sdk.Context, _ struct{}) error {
+		bumps += 100
+		panic("after bump")
+	})
+	sdk.HandleResult("env", envHandler)
+	sdk.HandleQuery("env", envHandler)
+	sdk.HandleQuery("get", func(ctx sdk.Context, m kv) (string, error) {
+		v, ok := sdk.Get([]byte(m.Key))
+		if !ok {
+			return "", errors.New("absent")
+		}
+		return string(v), nil
+	})
+	sdk.HandleQuery("iterate", func(ctx sdk.Context, m kv) ([]string, error) {
+		var out []string
+		sdk.Iterate([]byte(m.Key), func(k, v []byte) bool {
+			out = append(out, string(k)+"="+string(v))
+			return true
+		})
+		return out, nil
+	})
+	sdk.HandleQuery("write", func(ctx sdk.Context, m kv) (bool, error) {
+		sdk.Set([]byte(m.Key), []byte(m.Value))
+		return true, nil
+	})
+	sdk.HandleQuery("emit", func(ctx sdk.Context, m kv) (bool, error) {
+		ctx.EmitBytes(m.Key, []byte(m.Value))
+		return true, nil
+	})
+	sdk.HandleQuery("hash", func(ctx sdk.Context, m kv) ([]string, error) {
+		a, b := sdk.SHA256([]byte(m.Value)), sdk.SHA3_256([]byte(m.Value))
+		return []string{hex.EncodeToString(a[:]), hex.EncodeToString(b[:])}, nil
+	})
+	sdk.HandleQuery("verify", func(ctx sdk.Context, m verifyMsg) (bool, error) {
+		sig, err := hex.DecodeString(m.Sig)
+		if err != nil {
+			return false, err
+		}
+		if m.Alg == "sr25519" {
+			return sdk.VerifySr25519(m.Pub, m.Context, []byte(m.Msg), sig), nil
+		}
+		return sdk.VerifyEd25519(m.Pub, m.Context, []byte(m.Msg), sig), nil
+	})
+}
+
+// envHandler reports what the contract can observe of its environment, the WASI answers
+// included: all of it must be identical on every replica.
+func envHandler(ctx sdk.Context, _ struct{}) (env, error) {
+	c, b := ctx.Caller(), ctx.Block()
+	r := ctx.Randomness()
+	var cr [16]byte
+	if _, err := rand.Read(cr[:]); err != nil {
+		return env{}, err
+	}
+	m := map[string]int{}
+	for i := range 16 {
+		m[fmt.Sprint(i)] = i
+	}
+	var order []string
+	for k := range m {
+		order = append(order, k)
+	}
+	start := time.Now()
+	time.Sleep(10 * time.Millisecond)
+	_, ferr := os.ReadFile("/etc/passwd")
+	return env{
+		Caller: fmt.Sprintf("%s:%s", c.Kind, c.ID), Self: ctx.Self().String(), Height: b.Height,
+		BlockTime: b.Time.Format(time.RFC3339Nano), Now: time.Now().UTC().Format(time.RFC3339Nano),
+		Randomness: hex.EncodeToString(r[:]), CryptoRand: hex.EncodeToString(cr[:]),
+		MathRand: mrand.Uint64(), MapOrder: order, Slept: int64(time.Since(start)),
+		Args: len(os.Args), Environ: len(os.Environ()), FileErr: fmt.Sprint(ferr),
+	}, nil
+}
+
+// burn is a tight compute loop (FNV-1a style), exported raw for the metering benchmark too.
+//
+//go:wasmexport burn
+func burn(n int64) int64 {
+	h := uint64(14695981039346656037)
+	for i := int64(0); i < n; i++ {
+		h ^= uint64(i)
+		h *= 1099511628211
+	}
+	return int64(h)
+}
+
+//go:noinline
+func down(n int64) int64 {
+	if n <= 0 {
+		return 0
+	}
+	return down(n-1) + 1
+}

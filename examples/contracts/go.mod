@@ -1,0 +1,7 @@
+module github.com/phala-go/phala/examples/contracts
+
+go 1.26
+
+require github.com/phala-go/phala/sdk v0.0.0
+
+replace github.com/phala-go/phala/sdk => ../../sdk

@@ -1,0 +1,3 @@
+module github.com/phala-go/phala/sdk
+
+go 1.26
