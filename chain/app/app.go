@@ -27,6 +27,7 @@ import (
 	"github.com/phala-go/phala/chain/modules/validators"
 	"github.com/phala-go/phala/chain/store"
 	"github.com/phala-go/phala/chain/tx"
+	"github.com/phala-go/phala/crypto/keys"
 )
 
 // AppVersion is the version of the state machine's rules, reported to CometBFT.
@@ -69,6 +70,7 @@ type App struct {
 	modules []module.Module
 
 	sigCache *lru.Cache[[32]byte, struct{}]
+	keyCache *keys.KeyCache
 
 	// mu orders state access: CometBFT's unsynchronised local client calls CheckTx and Query
 	// while a block executes, so that signature checks run outside the lock, in parallel.
@@ -119,6 +121,7 @@ func New(cfg Config) (*App, error) {
 		router:   router,
 		modules:  mods,
 		sigCache: cache,
+		keyCache: keys.NewKeyCache(size),
 		tree:     tree,
 	}
 	if tree.Version() > 0 {
@@ -246,7 +249,7 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (resp *abci.R
 	defer recoverFatal(&err)
 	d, err := tx.Decode(req.Tx, a.router)
 	if err == nil && !a.sigCache.Contains(d.Hash) {
-		if err = d.VerifySignature(); err == nil {
+		if err = d.VerifySignature(a.keyCache); err == nil {
 			a.sigCache.Add(d.Hash, struct{}{})
 		}
 	}
@@ -382,7 +385,7 @@ func (a *App) decodeAndVerify(txs [][]byte) ([]*tx.Decoded, []error) {
 			for j, i := range part {
 				ds[j] = decoded[i]
 			}
-			for j, err := range tx.VerifySignatures(ds) {
+			for j, err := range tx.VerifySignatures(ds, a.keyCache) {
 				errs[part[j]] = err
 			}
 			return nil

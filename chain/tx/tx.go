@@ -126,18 +126,19 @@ func signerKey(s *Signer) (keys.PublicKey, error) {
 	return pk, nil
 }
 
-// VerifySignature checks the signature over the body bytes with the signer's key.
-func (d *Decoded) VerifySignature() error {
-	if err := d.Signer.Verify(SignContext, d.bodyRaw, d.signature); err != nil {
+// VerifySignature checks the signature over the body bytes with the signer's key; c (which may
+// be nil) keeps decoded keys between calls.
+func (d *Decoded) VerifySignature(c *keys.KeyCache) error {
+	if err := d.Signer.VerifyCached(c, SignContext, d.bodyRaw, d.signature); err != nil {
 		return errcode.Wrapf(ErrBadSignature, "%v", err)
 	}
 	return nil
 }
 
 // VerifySignatures checks the signatures of many transactions as one batch; errs[i] is what
-// ds[i].VerifySignature() would return.
-func VerifySignatures(ds []*Decoded) []error {
-	var b keys.BatchVerifier
+// ds[i].VerifySignature would return.
+func VerifySignatures(ds []*Decoded, c *keys.KeyCache) []error {
+	b := keys.BatchVerifier{Cache: c}
 	for _, d := range ds {
 		b.Add(d.Signer, SignContext, d.bodyRaw, d.signature)
 	}

@@ -36,7 +36,7 @@ func TestBuildDecodeVerify(t *testing.T) {
 	raw := aliceTx(t)
 	d, err := tx.Decode(raw, router())
 	require.NoError(t, err)
-	require.NoError(t, d.VerifySignature())
+	require.NoError(t, d.VerifySignature(nil))
 	require.Equal(t, tx.Hash(raw), d.Hash)
 	require.Equal(t, "c", d.Body.GetChainId())
 	require.Equal(t, uint64(3), d.Body.GetNonce())
@@ -84,7 +84,7 @@ func TestSignatureDomain(t *testing.T) {
 	require.NoError(t, err)
 	d, err := tx.Decode(b, router())
 	require.NoError(t, err)
-	require.ErrorIs(t, d.VerifySignature(), tx.ErrBadSignature)
+	require.ErrorIs(t, d.VerifySignature(nil), tx.ErrBadSignature)
 
 	envelope.Signature, err = k.Sign(tx.SignContext, envelope.Body)
 	require.NoError(t, err)
@@ -92,7 +92,7 @@ func TestSignatureDomain(t *testing.T) {
 	require.NoError(t, err)
 	d, err = tx.Decode(b, router())
 	require.NoError(t, err)
-	require.NoError(t, d.VerifySignature())
+	require.NoError(t, d.VerifySignature(nil))
 }
 
 // FuzzDecode: arbitrary bytes never panic the decoder, and whatever decodes re-verifies
@@ -110,7 +110,7 @@ func FuzzDecode(f *testing.F) {
 		if d.Hash != tx.Hash(raw) {
 			t.Fatal("hash mismatch")
 		}
-		if (d.VerifySignature() == nil) != (d.VerifySignature() == nil) {
+		if (d.VerifySignature(nil) == nil) != (d.VerifySignature(nil) == nil) {
 			t.Fatal("signature check is not deterministic")
 		}
 	})

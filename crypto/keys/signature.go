@@ -58,18 +58,27 @@ func (p PublicKey) Hex() string { return "0x" + hex.EncodeToString(p.Key[:]) }
 // rules, ed25519 with ZIP-215's, under which batch and single verification
 // always agree.
 func (p PublicKey) Verify(ctx Context, msg, sig []byte) error {
+	return p.VerifyCached(nil, ctx, msg, sig)
+}
+
+// VerifyCached is Verify with decoded keys kept in c (nil: no cache).
+func (p PublicKey) VerifyCached(c *KeyCache, ctx Context, msg, sig []byte) error {
 	m, err := signedBytes(ctx, msg)
 	if err != nil {
 		return err
 	}
 	switch p.Type {
 	case Ed25519:
-		if len(sig) != SignatureLen || !voied.VerifyWithOptions(p.Key[:], m, sig, ed25519Options) {
+		if len(sig) != SignatureLen {
+			return fmt.Errorf("%w: ed25519 signature has %d bytes, want %d", ErrBadSignature, len(sig), SignatureLen)
+		}
+		pk, err := c.edKey(p.Key)
+		if err != nil || !voied.VerifyExpandedWithOptions(pk, m, sig, ed25519Options) {
 			return fmt.Errorf("%w: ed25519 signature does not verify for this key, message and context", ErrBadSignature)
 		}
 		return nil
 	case Sr25519:
-		pub, s, err := decodeSr25519(p.Key, sig)
+		pub, s, err := decodeSr25519(c, p.Key, sig)
 		if err != nil {
 			return err
 		}
@@ -87,11 +96,11 @@ var (
 	srContext      = voisr.NewSigningContext(substrateSigningContext)
 )
 
-func decodeSr25519(key [32]byte, sig []byte) (*voisr.PublicKey, *voisr.Signature, error) {
+func decodeSr25519(c *KeyCache, key [32]byte, sig []byte) (*voisr.PublicKey, *voisr.Signature, error) {
 	if len(sig) != SignatureLen {
 		return nil, nil, fmt.Errorf("%w: sr25519 signature has %d bytes, want %d", ErrBadSignature, len(sig), SignatureLen)
 	}
-	pub, err := voisr.NewPublicKeyFromBytes(key[:])
+	pub, err := c.srKey(key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: sr25519 signature cannot be checked: the public key is not a valid Ristretto point", ErrBadSignature)
 	}
@@ -105,6 +114,8 @@ func decodeSr25519(key [32]byte, sig []byte) (*voisr.PublicKey, *voisr.Signature
 // BatchVerifier checks many signatures at once, several times faster than one by one, with
 // exactly the outcome Verify gives for each.
 type BatchVerifier struct {
+	// Cache, when set, keeps decoded keys between batches.
+	Cache *KeyCache
 	items []batchItem
 }
 
@@ -142,14 +153,15 @@ func (b *BatchVerifier) Verify() []error {
 		it.m = m
 		switch it.pub.Type {
 		case Ed25519:
-			if len(it.sig) != SignatureLen {
+			pk, err := b.Cache.edKey(it.pub.Key)
+			if len(it.sig) != SignatureLen || err != nil {
 				it.err = it.pub.Verify(it.ctx, it.msg, it.sig)
 				continue
 			}
-			ed.AddWithOptions(it.pub.Key[:], m, it.sig, ed25519Options)
+			ed.AddExpandedWithOptions(pk, m, it.sig, ed25519Options)
 			it.slot, nEd = nEd, nEd+1
 		case Sr25519:
-			pub, s, err := decodeSr25519(it.pub.Key, it.sig)
+			pub, s, err := decodeSr25519(b.Cache, it.pub.Key, it.sig)
 			if err != nil {
 				it.err = err
 				continue
@@ -174,7 +186,7 @@ func (b *BatchVerifier) Verify() []error {
 			errs[i] = it.err
 		case it.pub.Type == Ed25519 && !edOK[it.slot], it.pub.Type == Sr25519 && !srOK[it.slot]:
 			// The batch only says "invalid"; Verify gives the same verdict with its message.
-			errs[i] = it.pub.Verify(it.ctx, it.msg, it.sig)
+			errs[i] = it.pub.VerifyCached(b.Cache, it.ctx, it.msg, it.sig)
 		}
 	}
 	return errs

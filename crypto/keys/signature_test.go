@@ -287,7 +287,7 @@ func BenchmarkFromURI(b *testing.B) {
 // verifySr25519 checks an sr25519 signature over raw bytes (not M), for signatures made by
 // other implementations.
 func verifySr25519(key [32]byte, m, sig []byte) error {
-	pub, s, err := decodeSr25519(key, sig)
+	pub, s, err := decodeSr25519(nil, key, sig)
 	if err != nil {
 		return err
 	}
@@ -300,7 +300,7 @@ func verifySr25519(key [32]byte, m, sig []byte) error {
 // TestBatchVerifierAgreesWithVerify: valid, forged, malformed and mixed-type signatures get the
 // same verdict in a batch as one by one.
 func TestBatchVerifierAgreesWithVerify(t *testing.T) {
-	type item struct {
+	type item = struct {
 		pub PublicKey
 		ctx Context
 		msg []byte
@@ -329,11 +329,23 @@ func TestBatchVerifierAgreesWithVerify(t *testing.T) {
 	unknown.pub.Type = 9
 	items = append(items, forged, flipped, short, wrongCtx, badCtx, unknown)
 
-	var b BatchVerifier
-	for _, it := range items {
-		b.Add(it.pub, it.ctx, it.msg, it.sig)
+	for _, cache := range []*KeyCache{nil, NewKeyCache(4)} {
+		b := BatchVerifier{Cache: cache}
+		for _, it := range items {
+			b.Add(it.pub, it.ctx, it.msg, it.sig)
+		}
+		got := b.Verify()
+		checkBatch(t, items, got)
 	}
-	got := b.Verify()
+	require.Empty(t, (&BatchVerifier{}).Verify())
+}
+
+func checkBatch(t *testing.T, items []struct {
+	pub PublicKey
+	ctx Context
+	msg []byte
+	sig []byte
+}, got []error) {
 	require.Len(t, got, len(items))
 	for i, it := range items {
 		want := it.pub.Verify(it.ctx, it.msg, it.sig)
@@ -348,7 +360,6 @@ func TestBatchVerifierAgreesWithVerify(t *testing.T) {
 	require.ErrorIs(t, got[5], ErrBadSignature)
 	require.ErrorIs(t, got[9], ErrBadContext)
 	require.ErrorIs(t, got[10], ErrUnknownType)
-	require.Empty(t, (&BatchVerifier{}).Verify())
 }
 
 func BenchmarkBatchVerify64(b *testing.B) {

@@ -19,24 +19,37 @@ var decodeTable = func() [256]int8 {
 	return t
 }()
 
+// base58Limb is 58^5: the encoder works on 64-bit limbs of five base58 digits each, five times
+// fewer steps than digit by digit (addresses are encoded for every transfer event).
+const base58Limb = 58 * 58 * 58 * 58 * 58
+
 func base58Encode(in []byte) string {
 	zeros := 0
 	for zeros < len(in) && in[zeros] == 0 {
 		zeros++
 	}
-	// log(256)/log(58) < 1.37, so this is enough room for the digits.
-	digits := make([]byte, 0, len(in)*137/100+1)
+	// Each limb holds log2(58^5) > 29 bits, so this is enough limbs.
+	limbs := make([]uint64, 0, (len(in)-zeros)*8/29+1)
 	for _, b := range in[zeros:] {
-		carry := int(b)
-		for i := range digits {
-			carry += int(digits[i]) << 8
-			digits[i] = byte(carry % 58)
-			carry /= 58
+		carry := uint64(b)
+		for i := range limbs {
+			x := limbs[i]<<8 + carry
+			limbs[i], carry = x%base58Limb, x/base58Limb
 		}
 		for carry > 0 {
-			digits = append(digits, byte(carry%58))
-			carry /= 58
+			limbs = append(limbs, carry%base58Limb)
+			carry /= base58Limb
 		}
+	}
+	digits := make([]byte, 0, len(limbs)*5)
+	for _, l := range limbs {
+		for range 5 {
+			digits = append(digits, byte(l%58))
+			l /= 58
+		}
+	}
+	for len(digits) > 0 && digits[len(digits)-1] == 0 {
+		digits = digits[:len(digits)-1] // leading zero digits of the top limb
 	}
 	out := make([]byte, zeros+len(digits))
 	for i := 0; i < zeros; i++ {
