@@ -169,3 +169,15 @@ func (s *snapshotter) LoadChunk(height int64, index uint32) ([]byte, error) {
 	}
 	return buf[:n], nil
 }
+
+// LatestSnapshot is the height of the newest state snapshot on disk (0: none).
+func (n *Node) LatestSnapshot() int64 {
+	if n.snapshots == nil {
+		return 0
+	}
+	list, err := n.snapshots.ListSnapshots()
+	if err != nil || len(list) == 0 {
+		return 0
+	}
+	return list[len(list)-1].Height
+}

@@ -57,6 +57,7 @@ type Relayer struct {
 	chain    *client.Client
 	fetch    *fetcher
 	progress *progress
+	pipe     *pipeline
 }
 
 // New prepares a relayer; it connects lazily, so it can start before the node or runtime.
@@ -95,6 +96,7 @@ func (r *Relayer) Run(ctx context.Context) error {
 			}
 			backoff = min(2*backoff, 10*time.Second)
 			r.chain = nil // reconnect: the node may have restarted
+			r.dropPipeline()
 		case caughtUp:
 			backoff = 100 * time.Millisecond
 			if !sleep(ctx, 200*time.Millisecond) {
@@ -115,6 +117,49 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	case <-t.C:
 		return true
+	}
+}
+
+// Sync initialises the runtime if needed and returns once it has verified the state at target
+// (fast-syncing first when configured), without registering the worker or delivering egress: to
+// prepare a worker, or to measure sync speed. Verifying target takes the block after it, so
+// target must be below the chain tip.
+func (r *Relayer) Sync(ctx context.Context, target int64) error {
+	c, err := client.New(ctx, r.cfg.NodeURL)
+	if err != nil {
+		return err
+	}
+	r.chain, r.fetch = c, &fetcher{rpc: c.RPC()}
+	info, err := r.info(ctx)
+	if err != nil {
+		return err
+	}
+	if !info.Initialized {
+		if info, err = r.initRuntime(ctx); err != nil {
+			return err
+		}
+	}
+	if r.cfg.FastSync && info.GetVerifiedHeight() == 0 {
+		if err := r.fastSync(ctx, info); err != nil {
+			return fmt.Errorf("fast sync: %w", err)
+		}
+		if info, err = r.info(ctx); err != nil {
+			return err
+		}
+	}
+	defer r.dropPipeline()
+	limit := func(context.Context) (int64, error) { return target + 1, nil }
+	for {
+		info, err := r.info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.GetVerifiedHeight() >= target {
+			return nil
+		}
+		if err := r.syncBatch(ctx, info.GetNextHeight(), target, limit); err != nil {
+			return err
+		}
 	}
 }
 
@@ -154,21 +199,58 @@ func (r *Relayer) step(ctx context.Context) (caughtUp bool, err error) {
 	target := st.SyncInfo.LatestBlockHeight
 	from := info.GetNextHeight()
 	if from <= target {
-		to := min(from+int64(r.cfg.Batch)-1, target)
-		blocks, err := r.fetch.blocks(ctx, from, to)
-		if err != nil {
+		if err := r.syncBatch(ctx, from, target, chainTip(r.chain)); err != nil {
 			return false, err
 		}
-		resp, err := r.runtime.SyncBlocks(ctx, connect.NewRequest(&api.SyncBlocksRequest{Blocks: blocks, ChainHeight: target}))
-		if err != nil {
-			return false, fmt.Errorf("runtime refused blocks %d..%d: %w", from, to, err)
-		}
-		r.progress.update(resp.Msg.GetVerifiedHeight(), target)
 	}
 	if err := r.deliverEgress(ctx); err != nil {
 		return false, fmt.Errorf("egress: %w", err)
 	}
 	return from >= target, nil
+}
+
+// chainTip reports the latest height of chain; bound to one client, so a reconnect (which
+// replaces r.chain) cannot race with the pipeline using it.
+func chainTip(chain *client.Client) func(context.Context) (int64, error) {
+	return func(ctx context.Context) (int64, error) {
+		st, err := chain.Status(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return st.SyncInfo.LatestBlockHeight, nil
+	}
+}
+
+// syncBatch hands the runtime the next prefetched batch starting at from. The pipeline restarts
+// whenever the runtime expects another height (it restarted, or refused a batch).
+func (r *Relayer) syncBatch(ctx context.Context, from, target int64, tip func(context.Context) (int64, error)) error {
+	if r.pipe == nil || r.pipe.next != from {
+		r.dropPipeline()
+		r.pipe = r.startPipeline(ctx, from, tip)
+	}
+	f, ok := r.pipe.take(ctx)
+	if !ok || f.err != nil {
+		r.dropPipeline()
+		if !ok {
+			return fmt.Errorf("block prefetch stopped")
+		}
+		return f.err
+	}
+	resp, err := r.runtime.SyncBlocks(ctx, connect.NewRequest(&api.SyncBlocksRequest{Blocks: f.blocks, ChainHeight: target}))
+	if err != nil {
+		r.dropPipeline()
+		return fmt.Errorf("runtime refused blocks %d..%d: %w", f.from, f.to, err)
+	}
+	r.pipe.next = resp.Msg.GetNextHeight()
+	r.progress.update(resp.Msg.GetVerifiedHeight(), target)
+	return nil
+}
+
+func (r *Relayer) dropPipeline() {
+	if r.pipe != nil {
+		r.pipe.stop()
+		r.pipe = nil
+	}
 }
 
 func (r *Relayer) info(ctx context.Context) (*api.InfoResponse, error) {

@@ -126,7 +126,7 @@ func (r *Runtime) finishImport() error {
 	if err != nil {
 		return err
 	}
-	r.app, r.replica, r.state, r.importing = a, rep, st, nil
+	r.app, r.replica, r.state, r.importing, r.snapshotHeight = a, rep, st, nil, imp.height
 	if err := r.onCommit(imp.height); err != nil {
 		return err
 	}

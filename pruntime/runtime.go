@@ -87,6 +87,16 @@ type Runtime struct {
 	chainHeight int64
 	// importing is a snapshot being loaded (fast sync).
 	importing *importing
+	// snapshotHeight is the height of the snapshot this runtime started from (0: genesis).
+	snapshotHeight int64
+}
+
+// SnapshotHeight is the height of the state snapshot the runtime fast-synced from, 0 if it
+// synced from genesis (since it last started).
+func (r *Runtime) SnapshotHeight() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.snapshotHeight
 }
 
 // Open loads a runtime from its data directory, resuming from the newest valid checkpoint.

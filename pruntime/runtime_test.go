@@ -31,13 +31,13 @@ var measurement = bytes.Repeat([]byte{0x42}, tee.SimMeasurementSize)
 // world is a generated chain that allows the test's sim platform, plus helpers to submit
 // transactions into its next block.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	chain  *chaintest.Chain
 	secret string
 	nonces map[string]uint64
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	secret := filepath.Join(t.TempDir(), "sim-secret")
 	key, err := sim.PlatformKey(secret)
 	require.NoError(t, err)
@@ -97,7 +97,7 @@ func hexOf(b []byte) string {
 	return string(out)
 }
 
-func operator(t *testing.T) []byte {
+func operator(t testing.TB) []byte {
 	k, err := keys.FromURI(keys.Sr25519, "//Eve")
 	require.NoError(t, err)
 	id := k.Public().AccountID()
