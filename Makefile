@@ -51,6 +51,7 @@ lint:
 bench: build
 	$(GO) test -run='^$$' -bench=. $$($(GO) list ./... | grep -v /test/e2e)
 	$(BIN)/phala bench transfers
+	$(BIN)/phala bench sync
 
 # Regenerates the protobuf code with the tools pinned in tools/go.mod.
 generate:
