@@ -54,6 +54,11 @@ const (
 	// PurposeClusterKeyShare: a cluster key from a gatekeeper to a worker;
 	// the context is the cluster id followed by the recipient's identity key.
 	PurposeClusterKeyShare Purpose = "phala/cluster-key-share/v1"
+	// PurposeKeyHandover: a worker's key seed from its runtime to a newer
+	// allowed runtime build, sealed to the new runtime's one-off attested
+	// key; the context is the worker's identity key followed by the new
+	// runtime's measurement.
+	PurposeKeyHandover Purpose = "phala/worker-key-handover/v1"
 )
 
 func (p Purpose) check() error {

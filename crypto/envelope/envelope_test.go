@@ -20,7 +20,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 			k := mustDerive(t, kem, seq32())
 			for _, n := range []int{0, 1, 256, 64 << 10} {
 				msg := bytes.Repeat([]byte{0xa5}, n)
-				for _, purpose := range []Purpose{PurposeCommand, PurposeQuery, PurposeMasterKeyShare, PurposeClusterKeyShare, "x", Purpose(strings.Repeat("p", MaxPurposeLen))} {
+				for _, purpose := range []Purpose{PurposeCommand, PurposeQuery, PurposeMasterKeyShare, PurposeClusterKeyShare, PurposeKeyHandover, "x", Purpose(strings.Repeat("p", MaxPurposeLen))} {
 					for _, ctx := range [][]byte{nil, testContext, make([]byte, MaxContextLen)} {
 						env, err := Seal(k.Public(), purpose, ctx, testAAD, msg)
 						require.NoError(t, err)

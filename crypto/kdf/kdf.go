@@ -25,6 +25,7 @@ var ErrShortSecret = errors.New("kdf secret too short")
 // start with another's, so the named keys are independent of each other.
 const (
 	labelCluster     = "cluster-key"
+	labelClusterEnv  = "cluster-envelope-key"
 	labelContract    = "contract-key"
 	labelEnvelopeKey = "contract-envelope-key"
 	labelState       = "contract-state-key"
@@ -61,10 +62,20 @@ func derive(secret []byte, labels ...[]byte) [32]byte {
 	return [32]byte(okm)
 }
 
-// ClusterKey derives a cluster's key from the master key:
-// Derive(master, "cluster-key", clusterID).
-func ClusterKey(master, clusterID [32]byte) [32]byte {
-	return derive(master[:], []byte(labelCluster), clusterID[:])
+// ClusterKey derives generation g of a cluster's key from the master key:
+// Derive(master, "cluster-key", clusterID, uint32be(g)). A cluster starts at
+// generation 1 and moves to the next when a worker leaves it, so the leaver
+// cannot derive what follows.
+func ClusterKey(master, clusterID [32]byte, generation uint32) [32]byte {
+	return derive(master[:], []byte(labelCluster), clusterID[:], binary.BigEndian.AppendUint32(nil, generation))
+}
+
+// ClusterEnvelopeKey derives the cluster's HPKE key pair for kem, whose public
+// half the gatekeepers publish so that secrets can be sent to the cluster:
+// envelope.DeriveKey(kem, Derive(clusterKey, "cluster-envelope-key",
+// uint16be(kem))).
+func ClusterEnvelopeKey(clusterKey [32]byte, kem envelope.KEM) (envelope.PrivateKey, error) {
+	return envelopeKey(clusterKey, labelClusterEnv, kem)
 }
 
 // ContractKey derives a contract's key from its cluster's key:
@@ -78,10 +89,14 @@ func ContractKey(cluster, contractID [32]byte) [32]byte {
 // envelope.DeriveKey(kem, Derive(contractKey, "contract-envelope-key",
 // uint16be(kem))).
 func ContractEnvelopeKey(contractKey [32]byte, kem envelope.KEM) (envelope.PrivateKey, error) {
+	return envelopeKey(contractKey, labelEnvelopeKey, kem)
+}
+
+func envelopeKey(parent [32]byte, label string, kem envelope.KEM) (envelope.PrivateKey, error) {
 	if !kem.Valid() {
-		return envelope.PrivateKey{}, fmt.Errorf("contract envelope key: %w %s", envelope.ErrUnknownKEM, kem)
+		return envelope.PrivateKey{}, fmt.Errorf("%s: %w %s", label, envelope.ErrUnknownKEM, kem)
 	}
-	ikm := derive(contractKey[:], []byte(labelEnvelopeKey), binary.BigEndian.AppendUint16(nil, uint16(kem)))
+	ikm := derive(parent[:], []byte(label), binary.BigEndian.AppendUint16(nil, uint16(kem)))
 	return envelope.DeriveKey(kem, ikm[:])
 }
 

@@ -44,7 +44,7 @@ type vector struct {
 
 func vectors() []vector {
 	M := func(t testing.TB) [32]byte { return input(t, "M") }
-	CK := func(t testing.TB) [32]byte { return ClusterKey(M(t), input(t, "C")) }
+	CK := func(t testing.TB) [32]byte { return ClusterKey(M(t), input(t, "C"), 1) }
 	KK := func(t testing.TB) [32]byte { return ContractKey(CK(t), input(t, "K")) }
 	derive := func(labels ...string) func(t testing.TB) []byte {
 		return func(t testing.TB) []byte {
@@ -73,20 +73,26 @@ func vectors() []vector {
 		{"D2", `Derive(M, "a", "bc")`, derive("a", "bc"), "d5d27cdbf981ab535095d6667c6f7e0475c6ea447a7c3ebdfce0b8c616fe9b0a"},
 		{"D3", `Derive(M, "abc")`, derive("abc"), "456dda2521e4fd7cfb971297dbff241992aea217e7ebb4dce802b4fccb6e5e6b"},
 		{"D4", `Derive(M)`, derive(), "21ff173dc912adc32dcfc94af423d21ca83a4cdee87a5aa018c244c7d5219bc0"},
-		{"CK", `ClusterKey(M, C)`, key(CK), "a578aa32ba4bcd4b58e74ec36cad2b221ee756d457fa231f7553a7e8513a56f8"},
-		{"KK", `ContractKey(CK, K)`, key(KK), "5b511856c2d10bae9809edf8b8ed943cd6be585f056120400c5659bac668daaa"},
-		{"SK", `ContractStateKey(KK)`, key(func(t testing.TB) [32]byte { return ContractStateKey(KK(t)) }), "7f1481ed70066763e73630c5b4abf03e06dd6000569da45a89d8fefa913227e7"},
-		{"R1", `Randomness(KK, 0, "")`, key(func(t testing.TB) [32]byte { return Randomness(KK(t), 0, nil) }), "51e28575412e8b648225b8cc9c5536f9b0dc982b1c6ddfe67c0e68fe0507b6d0"},
-		{"R2", `Randomness(KK, 1000, "")`, key(func(t testing.TB) [32]byte { return Randomness(KK(t), 1000, nil) }), "63aad26cd72b26c872a676f4821c6a30048b89ce9728e2efc9b641ad46bea5b6"},
-		{"R3", `Randomness(KK, 1000, "tx:0")`, key(func(t testing.TB) [32]byte { return Randomness(KK(t), 1000, []byte("tx:0")) }), "9bdd57094d6b984c47053bd326172a1cd9b69812fe4952bea1b72c30e5d3344a"},
+		{"CK", `ClusterKey(M, C, 1)`, key(CK), "89110324f66859b465ae8620a8f952508e9c272a509332bf0b2cbfcbdb12d0d4"},
+		{"CK2", `ClusterKey(M, C, 2)`, key(func(t testing.TB) [32]byte { return ClusterKey(M(t), input(t, "C"), 2) }), "d32ba69ec5a57d44c3acea9eea3ecea381bf28e266305077a9b3520cdec76b54"},
+		{"CXP", `ClusterEnvelopeKey(CK, X25519).Public().Key`, func(t testing.TB) []byte {
+			k, err := ClusterEnvelopeKey(CK(t), envelope.X25519)
+			require.NoError(t, err)
+			return k.Public().Key
+		}, "b22347a3edf88489274af48dfcb520cf5d4e0c3d3c99c2640447d79534a5fb62"},
+		{"KK", `ContractKey(CK, K)`, key(KK), "9512c4a00b821cc0c448ff64060b3a703b800cbe4f36583181ba447cc2640b5a"},
+		{"SK", `ContractStateKey(KK)`, key(func(t testing.TB) [32]byte { return ContractStateKey(KK(t)) }), "648c2df4fcbe384b332d77b441e67efbff7e8b2c5578412ea9e582f7c528e52a"},
+		{"R1", `Randomness(KK, 0, "")`, key(func(t testing.TB) [32]byte { return Randomness(KK(t), 0, nil) }), "a02e549186b5b222526ddf5015d9bf8b42c93737cb34d74072b713be6a32115e"},
+		{"R2", `Randomness(KK, 1000, "")`, key(func(t testing.TB) [32]byte { return Randomness(KK(t), 1000, nil) }), "045de2c561073e2114669cf3d054828a73b146503dd4d795cf6ca70afeb8d300"},
+		{"R3", `Randomness(KK, 1000, "tx:0")`, key(func(t testing.TB) [32]byte { return Randomness(KK(t), 1000, []byte("tx:0")) }), "559ce6bb7f2571e21f0e5aba82a7cb060e12907a88b553d9645b0622ab8f768c"},
 		{"SUB", `Subkey(M, "pruntime/checkpoint-seal/v1")`, key(func(t testing.TB) [32]byte { return Subkey(M(t), "pruntime/checkpoint-seal/v1") }), "b2ad8417680fdb646e1a38734c00f343aa5db87f9b8f2afecd0f849dcce73d5a"},
-		{"EXS", `ContractEnvelopeKey(KK, X25519).Bytes()`, func(t testing.TB) []byte { return envKey(envelope.X25519)(t).Bytes() }, "c0afdaf4c4c36659020a9d399570cc35f9d0f4c1d56c1b757e74d008e731dd69"},
-		{"EXP", `ContractEnvelopeKey(KK, X25519).Public().Key`, func(t testing.TB) []byte { return envKey(envelope.X25519)(t).Public().Key }, "c25ea6cd5ea94343affe2c98072757ba1f3283c25cc8c0579d1b0d71f9eb815d"},
-		{"EWS", `ContractEnvelopeKey(KK, XWing).Bytes()`, func(t testing.TB) []byte { return envKey(envelope.XWing)(t).Bytes() }, "06b268d0597d7faecbdda1dc9017b811ac58454897b78310fa3be6d40dde7f5d"},
+		{"EXS", `ContractEnvelopeKey(KK, X25519).Bytes()`, func(t testing.TB) []byte { return envKey(envelope.X25519)(t).Bytes() }, "804e47d0b747153c592a6395a33567cf1c9c20c4cecd7b55e7b918dbd2475250"},
+		{"EXP", `ContractEnvelopeKey(KK, X25519).Public().Key`, func(t testing.TB) []byte { return envKey(envelope.X25519)(t).Public().Key }, "22a5287b2e1ebbeaf00def6ca8ee59e4049a06b84521b0114b7074072d50ee33"},
+		{"EWS", `ContractEnvelopeKey(KK, XWing).Bytes()`, func(t testing.TB) []byte { return envKey(envelope.XWing)(t).Bytes() }, "90e89bac6d0f295128c0f1c33cc4e8b5012951e510ae245211569efbdb7acd86"},
 		{"EWP", `SHA-256(ContractEnvelopeKey(KK, XWing).Public().Key)`, func(t testing.TB) []byte {
 			sum := sha256.Sum256(envKey(envelope.XWing)(t).Public().Key)
 			return sum[:]
-		}, "76aa887022a08e03e7ea37da7e18ee962ef2912d5fa6bef2610f29ddd6e7377a"},
+		}, "34cb68578ca1719c3d34a7e5cc29f04bc930635a82c9e84fae9adc84c3da79c8"},
 	}
 }
 
@@ -121,19 +127,23 @@ func TestNamedLabels(t *testing.T) {
 		require.NoError(t, err)
 		return out
 	}
-	require.Equal(t, d(m, []byte("cluster-key"), c[:]), ClusterKey(m, c))
+	require.Equal(t, d(m, []byte("cluster-key"), c[:], []byte{0, 0, 0, 7}), ClusterKey(m, c, 7))
 	require.Equal(t, d(m, []byte("contract-key"), k[:]), ContractKey(m, k))
 	require.Equal(t, d(m, []byte("contract-state-key")), ContractStateKey(m))
 	require.Equal(t, d(m, []byte("randomness"), []byte{0, 0, 0, 0, 0, 0, 0x03, 0xe8}, []byte("x")), Randomness(m, 1000, []byte("x")))
 	require.Equal(t, d(m, []byte("subkey"), []byte("p")), Subkey(m, "p"))
 	for _, kem := range []envelope.KEM{envelope.X25519, envelope.XWing} {
-		ikm := d(m, []byte("contract-envelope-key"), []byte{byte(kem >> 8), byte(kem)})
-		want, err := envelope.DeriveKey(kem, ikm[:])
-		require.NoError(t, err)
-		got, err := ContractEnvelopeKey(m, kem)
-		require.NoError(t, err)
-		require.True(t, want.Public().Equal(got.Public()))
-		require.Equal(t, want.Bytes(), got.Bytes())
+		for label, f := range map[string]func([32]byte, envelope.KEM) (envelope.PrivateKey, error){
+			"contract-envelope-key": ContractEnvelopeKey, "cluster-envelope-key": ClusterEnvelopeKey,
+		} {
+			ikm := d(m, []byte(label), []byte{byte(kem >> 8), byte(kem)})
+			want, err := envelope.DeriveKey(kem, ikm[:])
+			require.NoError(t, err)
+			got, err := f(m, kem)
+			require.NoError(t, err)
+			require.True(t, want.Public().Equal(got.Public()), label)
+			require.Equal(t, want.Bytes(), got.Bytes(), label)
+		}
 	}
 }
 
@@ -161,8 +171,9 @@ func TestSeparation(t *testing.T) {
 		}
 		seen[v] = name
 	}
-	add("cluster 1", ClusterKey(m, c))
-	add("cluster 2", ClusterKey(m, c2))
+	add("cluster 1", ClusterKey(m, c, 1))
+	add("cluster 1 generation 2", ClusterKey(m, c, 2))
+	add("cluster 2", ClusterKey(m, c2, 1))
 	add("contract K", ContractKey(m, k))
 	add("contract K2", ContractKey(m, k2))
 	add("contract id = cluster id", ContractKey(m, c))
