@@ -110,7 +110,11 @@ func New(cfg Config) (*App, error) {
 	router := module.NewRouter()
 	queue := mq.New()
 	queue.SetKeyResolver(mq.KindWorker, registry.WorkerSigningKey)
+	queue.SetKeyResolver(mq.KindGatekeeper, registry.GatekeeperSigningKey)
+	queue.SetKeyResolver(mq.KindCluster, registry.ClusterSigningKey)
 	queue.Subscribe(mq.TopicPong, registry.HandlePong)
+	queue.Subscribe(registry.TopicGatekeeper, registry.HandleGatekeeperOutput)
+	queue.Subscribe(registry.TopicClusterDeployed, registry.HandleClusterDeployed)
 	mods := []module.Module{accounts.New(), governance.New(router), registry.New(), queue, validators.New()}
 	for _, m := range mods {
 		m.Register(router)

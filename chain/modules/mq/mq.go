@@ -221,9 +221,10 @@ func DecodeMessage(b []byte) (*Message, error) {
 // transaction that carried it).
 type Handler func(ctx *module.Context, m *Message) error
 
-// KeyResolver returns the public key that must sign egress of an off-chain origin, as the
+// KeyResolver returns the public key that must sign a message of an off-chain origin, as the
 // chain's state knows it (a worker's registered identity key, a cluster's published key, ...).
-type KeyResolver func(r store.Reader, origin *Origin) (keys.PublicKey, error)
+// It sees the whole message, so it may also refuse topics the origin must not use.
+type KeyResolver func(r store.Reader, m *Message) (keys.PublicKey, error)
 
 // Module is the message queue.
 type Module struct {
@@ -302,7 +303,7 @@ func (q *Module) syncOffchain(ctx *module.Context, _ module.Caller, msg *MsgSync
 	if !ok {
 		return errcode.Wrapf(ErrUnknownSigner, "%s: this chain does not accept egress from that kind of origin yet", origin.Label())
 	}
-	pub, err := resolve(ctx, origin)
+	pub, err := resolve(ctx, m)
 	if err != nil {
 		return errcode.Wrapf(ErrUnknownSigner, "%s: %v", origin.Label(), err)
 	}

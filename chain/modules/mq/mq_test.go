@@ -27,7 +27,8 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	f := &fixture{q: New(), kv: store.NewCache(tr.Working()), worker: w, height: 10}
 	registered := w.Public().Key
-	f.q.SetKeyResolver(KindWorker, func(_ store.Reader, o *Origin) (keys.PublicKey, error) {
+	f.q.SetKeyResolver(KindWorker, func(_ store.Reader, m *Message) (keys.PublicKey, error) {
+		o := m.GetOrigin()
 		if [32]byte(o.ID()) != registered {
 			return keys.PublicKey{}, errors.New("not registered")
 		}

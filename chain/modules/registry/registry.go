@@ -6,7 +6,6 @@ import (
 	"crypto/hpke"
 	"crypto/sha512"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/phala-go/phala/chain/errcode"
@@ -23,25 +22,33 @@ const Name = "registry"
 // Error codes of the registry; stable across releases. Attestation refusals carry the tee
 // package's own code in the "tee" codespace (see AttestationError).
 var (
-	ErrMalformedInfo     = errcode.New(Name, 1, "malformed worker info")
-	ErrWrongChain        = errcode.New(Name, 2, "worker info is for another chain")
-	ErrStaleEvidence     = errcode.New(Name, 3, "evidence is not fresh")
-	ErrMalformedEvidence = errcode.New(Name, 4, "malformed evidence or collateral")
-	ErrReportData        = errcode.New(Name, 5, "evidence is bound to other keys")
-	ErrRuntimeNotAllowed = errcode.New(Name, 6, "runtime measurement not allowed")
-	ErrRuntimeTooOld     = errcode.New(Name, 7, "runtime version below the minimum")
-	ErrWorkerNotFound    = errcode.New(Name, 8, "worker not registered")
-	ErrWorkerInactive    = errcode.New(Name, 9, "worker registration expired or its runtime revoked")
-	ErrConfidenceTooLow  = errcode.New(Name, 10, "confidence level too low")
-	ErrAlreadyGatekeeper = errcode.New(Name, 11, "already a gatekeeper")
-	ErrNotGatekeeper     = errcode.New(Name, 12, "not a gatekeeper")
-	ErrInvalidParams     = errcode.New(Name, 13, "invalid params")
-	ErrInvalidRuntime    = errcode.New(Name, 14, "invalid runtime")
-	ErrRuntimeNotFound   = errcode.New(Name, 15, "runtime not in the allowlist")
-	ErrInvalidGenesis    = errcode.New(Name, 16, "invalid genesis")
-	ErrNotFound          = errcode.New(Name, 17, "not found")
-	ErrVersionMismatch   = errcode.New(Name, 18, "runtime version does not match the allowlist")
-	ErrLastGatekeeper    = errcode.New(Name, 19, "cannot remove the last gatekeeper")
+	ErrMalformedInfo      = errcode.New(Name, 1, "malformed worker info")
+	ErrWrongChain         = errcode.New(Name, 2, "worker info is for another chain")
+	ErrStaleEvidence      = errcode.New(Name, 3, "evidence is not fresh")
+	ErrMalformedEvidence  = errcode.New(Name, 4, "malformed evidence or collateral")
+	ErrReportData         = errcode.New(Name, 5, "evidence is bound to other keys")
+	ErrRuntimeNotAllowed  = errcode.New(Name, 6, "runtime measurement not allowed")
+	ErrRuntimeTooOld      = errcode.New(Name, 7, "runtime version below the minimum")
+	ErrWorkerNotFound     = errcode.New(Name, 8, "worker not registered")
+	ErrWorkerInactive     = errcode.New(Name, 9, "worker registration expired or its runtime revoked")
+	ErrConfidenceTooLow   = errcode.New(Name, 10, "confidence level too low")
+	ErrAlreadyGatekeeper  = errcode.New(Name, 11, "already a gatekeeper")
+	ErrNotGatekeeper      = errcode.New(Name, 12, "not a gatekeeper")
+	ErrInvalidParams      = errcode.New(Name, 13, "invalid params")
+	ErrInvalidRuntime     = errcode.New(Name, 14, "invalid runtime")
+	ErrRuntimeNotFound    = errcode.New(Name, 15, "runtime not in the allowlist")
+	ErrInvalidGenesis     = errcode.New(Name, 16, "invalid genesis")
+	ErrNotFound           = errcode.New(Name, 17, "not found")
+	ErrVersionMismatch    = errcode.New(Name, 18, "runtime version does not match the allowlist")
+	ErrLastGatekeeper     = errcode.New(Name, 19, "cannot remove the last gatekeeper")
+	ErrTooManyGatekeepers = errcode.New(Name, 20, "too many gatekeepers")
+	ErrTaskPending        = errcode.New(Name, 21, "a gatekeeper task is pending")
+	ErrNoMasterKey        = errcode.New(Name, 22, "no master key")
+	ErrRotationPending    = errcode.New(Name, 23, "a master key rotation is pending")
+	ErrBadOutput          = errcode.New(Name, 24, "invalid gatekeeper output")
+	ErrClusterNotFound    = errcode.New(Name, 25, "cluster not found")
+	ErrInvalidCluster     = errcode.New(Name, 26, "invalid cluster membership")
+	ErrNotMember          = errcode.New(Name, 27, "worker not in the cluster")
 )
 
 // Required HPKE KEMs of a worker's encryption keys.
@@ -62,6 +69,10 @@ func (*Module) Register(r *module.Router) {
 	module.Handle(r, true, setParams)
 	module.Handle(r, true, registerGatekeeper)
 	module.Handle(r, true, unregisterGatekeeper)
+	module.Handle(r, true, rotateMasterKey)
+	module.Handle(r, true, createCluster)
+	module.Handle(r, true, addClusterWorker)
+	module.Handle(r, true, removeClusterWorker)
 }
 
 // ReportData is what a worker's evidence must carry: SHA-512 of the exact info bytes.
@@ -94,11 +105,17 @@ func (info *WorkerInfo) ValidateBasic() error {
 	if len(info.GetGenesisHash()) != 32 || len(info.GetFreshHash()) != 32 {
 		return errcode.Wrapf(ErrMalformedInfo, "genesis and fresh block hashes must be 32 bytes")
 	}
-	if len(info.GetEncryptionKeys()) != len(requiredKEMs) {
-		return errcode.Wrapf(ErrMalformedInfo, "%d encryption keys, want one X25519 and one ML-KEM-768+X25519", len(info.GetEncryptionKeys()))
+	return validateEncryptionKeys(info.GetEncryptionKeys())
+}
+
+// validateEncryptionKeys checks a worker's or cluster's HPKE keys: exactly one X25519 and one
+// ML-KEM-768+X25519, each a valid public key.
+func validateEncryptionKeys(ks []*EncryptionKey) error {
+	if len(ks) != len(requiredKEMs) {
+		return errcode.Wrapf(ErrMalformedInfo, "%d encryption keys, want one X25519 and one ML-KEM-768+X25519", len(ks))
 	}
 	for i, want := range requiredKEMs {
-		k := info.GetEncryptionKeys()[i]
+		k := ks[i]
 		if k.GetKem() != uint32(want) {
 			return errcode.Wrapf(ErrMalformedInfo, "encryption key %d has KEM %#04x, want %#04x", i, k.GetKem(), want)
 		}
@@ -299,41 +316,6 @@ func checkWorkerKey(k []byte) error {
 	return nil
 }
 
-func registerGatekeeper(ctx *module.Context, _ module.Caller, msg *MsgRegisterGatekeeper) error {
-	w, err := Active(ctx, msg.GetWorker(), ctx.Block)
-	if err != nil {
-		return err
-	}
-	// Sim workers are exempt from the confidence rule only where genesis allows sim at all.
-	simExempt := w.GetTeeKind() == string(tee.KindSim) && GetTEESettings(ctx).GetAllowSim()
-	if limit := GetParams(ctx).GetGatekeeperMaxConfidence(); !simExempt && w.GetConfidence() > limit {
-		return errcode.Wrapf(ErrConfidenceTooLow, "worker has confidence %d, gatekeepers need %d or better", w.GetConfidence(), limit)
-	}
-	gks := GetGatekeepers(ctx)
-	if slices.ContainsFunc(gks.GetWorkers(), func(k []byte) bool { return bytes.Equal(k, msg.GetWorker()) }) {
-		return errcode.Wrapf(ErrAlreadyGatekeeper, "%X", msg.GetWorker())
-	}
-	gks.Workers = append(gks.Workers, msg.GetWorker())
-	ctx.Set(keyGatekeepers, module.Marshal(gks))
-	ctx.Emit("gatekeeper_registered", module.Attr("worker", fmt.Sprintf("%X", msg.GetWorker())))
-	return nil
-}
-
-func unregisterGatekeeper(ctx *module.Context, _ module.Caller, msg *MsgUnregisterGatekeeper) error {
-	gks := GetGatekeepers(ctx)
-	i := slices.IndexFunc(gks.GetWorkers(), func(k []byte) bool { return bytes.Equal(k, msg.GetWorker()) })
-	if i < 0 {
-		return errcode.Wrapf(ErrNotGatekeeper, "%X", msg.GetWorker())
-	}
-	if len(gks.GetWorkers()) == 1 {
-		return errcode.Wrapf(ErrLastGatekeeper, "register another gatekeeper first, or the master key would be lost")
-	}
-	gks.Workers = slices.Delete(gks.Workers, i, i+1)
-	ctx.Set(keyGatekeepers, module.Marshal(gks))
-	ctx.Emit("gatekeeper_unregistered", module.Attr("worker", fmt.Sprintf("%X", msg.GetWorker())))
-	return nil
-}
-
 // Policy is the TEE policy registrations are verified against: genesis settings plus governed
 // params.
 func Policy(r store.Reader) tee.Policy {
@@ -353,7 +335,8 @@ func Policy(r store.Reader) tee.Policy {
 
 // WorkerSigningKey is the message queue's key resolver for worker origins: a worker's egress
 // must be signed by the identity key it registered.
-func WorkerSigningKey(r store.Reader, o *mq.Origin) (keys.PublicKey, error) {
+func WorkerSigningKey(r store.Reader, m *mq.Message) (keys.PublicKey, error) {
+	o := m.GetOrigin()
 	if _, err := GetWorker(r, o.ID()); err != nil {
 		return keys.PublicKey{}, err
 	}
@@ -377,4 +360,10 @@ func HandlePong(ctx *module.Context, m *mq.Message) error {
 	ctx.Set(workerKey(m.GetOrigin().ID()), module.Marshal(w))
 	ctx.Emit("worker_pong", module.Attr("worker", fmt.Sprintf("%X", m.GetOrigin().ID())), module.Attr("ping_height", strconv.FormatInt(p.GetPingHeight(), 10)))
 	return nil
+}
+
+// AllowedRuntime returns the allowlist entry of a runtime build (ErrRuntimeNotFound if it is not
+// allowed): a worker's runtime compares AddedHeight before handing its keys to a newer build.
+func AllowedRuntime(r store.Reader, k tee.Kind, measurement []byte) (*Runtime, error) {
+	return getRuntime(r, k, measurement)
 }

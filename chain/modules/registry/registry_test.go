@@ -36,12 +36,14 @@ type env struct {
 	height int64
 	guest  *sim.Guest
 	dir    string
+	// privs are the identity keys of the workers info made.
+	privs map[string]ed25519.PrivateKey
 }
 
 func newEnv(t *testing.T, allowSim bool, gen func(*Genesis)) *env {
 	tr, err := store.OpenTree(dbm.NewMemDB(), nil)
 	require.NoError(t, err)
-	e := &env{t: t, kv: store.NewCache(tr.Working()), dir: t.TempDir()}
+	e := &env{t: t, kv: store.NewCache(tr.Working()), dir: t.TempDir(), privs: map[string]ed25519.PrivateKey{}}
 	e.guest, err = sim.Open(sim.Config{SecretPath: filepath.Join(e.dir, "secret"), Measurement: measurement})
 	require.NoError(t, err)
 	g := Genesis{
@@ -97,8 +99,9 @@ func hpkeKey(t *testing.T, kem hpke.KEM) []byte {
 
 // info is a valid worker info naming the current block.
 func (e *env) info() *WorkerInfo {
-	id, _, err := ed25519.GenerateKey(nil)
+	id, priv, err := ed25519.GenerateKey(nil)
 	require.NoError(e.t, err)
+	e.privs[string(id)] = priv
 	return &WorkerInfo{
 		IdentityKey: id,
 		EncryptionKeys: []*EncryptionKey{
@@ -319,8 +322,10 @@ func TestGatekeepers(t *testing.T) {
 	require.ErrorIs(t, registerGatekeeper(ctx, module.CouncilCaller(), &MsgRegisterGatekeeper{Worker: a.IdentityKey}), ErrAlreadyGatekeeper)
 	require.ErrorIs(t, unregisterGatekeeper(ctx, module.CouncilCaller(), &MsgUnregisterGatekeeper{Worker: a.IdentityKey}), ErrLastGatekeeper)
 	require.NoError(t, registerGatekeeper(ctx, module.CouncilCaller(), &MsgRegisterGatekeeper{Worker: b.IdentityKey}))
-	require.NoError(t, unregisterGatekeeper(ctx, module.CouncilCaller(), &MsgUnregisterGatekeeper{Worker: a.IdentityKey}))
-	require.False(t, IsGatekeeper(e.kv, a.IdentityKey))
+	// a must create the master key, b must receive it: neither may leave before.
+	require.ErrorIs(t, unregisterGatekeeper(ctx, module.CouncilCaller(), &MsgUnregisterGatekeeper{Worker: a.IdentityKey}), ErrTaskPending)
+	require.ErrorIs(t, unregisterGatekeeper(ctx, module.CouncilCaller(), &MsgUnregisterGatekeeper{Worker: b.IdentityKey}), ErrTaskPending)
+	require.True(t, IsGatekeeper(e.kv, a.IdentityKey))
 	require.True(t, IsGatekeeper(e.kv, b.IdentityKey))
 }
 

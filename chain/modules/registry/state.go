@@ -189,6 +189,11 @@ const (
 	QueryWorkers     = "workers"     // answer: Workers, by identity key
 	QueryRuntimes    = "runtimes"    // answer: Runtimes
 	QueryGatekeepers = "gatekeepers" // answer: Gatekeepers
+	QueryMasterKeys  = "master"      // answer: MasterKeys
+	QueryTasks       = "tasks"       // answer: GatekeeperTasks
+	QueryCluster     = "cluster"     // data: cluster id; answer: Cluster
+	QueryClusters    = "clusters"    // answer: Clusters
+	QueryClusterOf   = "cluster_of"  // data: worker identity key; answer: Cluster
 )
 
 func (*Module) Query(r store.Reader, path string, data []byte) ([]byte, error) {
@@ -199,6 +204,36 @@ func (*Module) Query(r store.Reader, path string, data []byte) ([]byte, error) {
 		return module.Marshal(GetTEESettings(r)), nil
 	case QueryGatekeepers:
 		return module.Marshal(GetGatekeepers(r)), nil
+	case QueryMasterKeys:
+		return module.Marshal(GetMasterKeys(r)), nil
+	case QueryTasks:
+		return module.Marshal(GetTasks(r)), nil
+	case QueryCluster:
+		c, err := GetCluster(r, data)
+		if err != nil {
+			return nil, err
+		}
+		return module.Marshal(c), nil
+	case QueryClusterOf:
+		id, ok := ClusterOf(r, data)
+		if !ok {
+			return nil, errcode.Wrapf(ErrNotMember, "worker %X is in no cluster", data)
+		}
+		c, err := GetCluster(r, id)
+		if err != nil {
+			return nil, err
+		}
+		return module.Marshal(c), nil
+	case QueryClusters:
+		var out Clusters
+		it := r.Iterator(prefixCluster, store.PrefixEnd(prefixCluster))
+		defer it.Close()
+		for ; it.Valid(); it.Next() {
+			var c Cluster
+			mustDecode(it.Value(), &c)
+			out.Clusters = append(out.Clusters, &c)
+		}
+		return module.Marshal(&out), nil
 	case QueryWorker:
 		w, err := GetWorker(r, data)
 		if err != nil {
