@@ -1,6 +1,7 @@
 package pherry
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -58,6 +59,8 @@ type Relayer struct {
 	fetch    *fetcher
 	progress *progress
 	pipe     *pipeline
+	// registerDeferred is set while the runtime asks to sync before it registers.
+	registerDeferred bool
 }
 
 // New prepares a relayer; it connects lazily, so it can start before the node or runtime.
@@ -190,7 +193,17 @@ func (r *Relayer) step(ctx context.Context) (caughtUp bool, err error) {
 		}
 	}
 	if err := r.ensureRegistered(ctx, info); err != nil {
-		return false, fmt.Errorf("registration: %w", err)
+		// A runtime that received its keys by handover registers only once it has verified the
+		// chain past the old runtime's registration: sync first.
+		if connect.CodeOf(err) != connect.CodeFailedPrecondition {
+			return false, fmt.Errorf("registration: %w", err)
+		}
+		if !r.registerDeferred {
+			r.log.Info("runtime not ready to register yet; syncing first", "reason", err)
+		}
+		r.registerDeferred = true
+	} else {
+		r.registerDeferred = false
 	}
 	st, err := r.chain.Status(ctx)
 	if err != nil {
@@ -290,7 +303,9 @@ func (r *Relayer) ensureRegistered(ctx context.Context, info *api.InfoResponse) 
 	switch {
 	case err == nil:
 		validity := w.GetExpiresAt() - w.GetAttestedAt()
-		if now < w.GetExpiresAt()-validity/4 && w.GetInfo().GetRuntimeVersion() == info.GetRuntimeVersion() {
+		// Re-register near expiry, and when another runtime build serves the identity (upgrade).
+		if now < w.GetExpiresAt()-validity/4 && w.GetInfo().GetRuntimeVersion() == info.GetRuntimeVersion() &&
+			bytes.Equal(w.GetMeasurement(), info.GetMeasurement()) {
 			return nil
 		}
 	case !errors.Is(err, registry.ErrWorkerNotFound):

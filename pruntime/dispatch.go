@@ -11,21 +11,27 @@ import (
 
 // dispatch hands the messages the chain routed to workers at a verified height to the
 // runtime's handlers, in block order. Handlers read only verified state (chain) and write only
-// the runtime's state (w); what they send goes to the outbox.
+// the runtime's state (w); what they send goes to the outbox. Key management: see keyshares.go
+// (receiving keys) and gatekeeping.go (the gatekeeper role).
 func (r *Runtime) dispatch(w store.KV, chain store.Reader, b module.Block) error {
 	msgs, err := mq.Outbound(chain, b.Height)
 	if err != nil {
 		return err
 	}
 	for _, m := range msgs {
+		var err error
 		switch m.GetTopic() {
 		case mq.TopicPing:
-			if err := r.handlePing(w, chain, b, m); err != nil {
-				return err
-			}
+			err = r.handlePing(w, chain, b, m)
+		case registry.TopicGatekeeper:
+			err = r.handleGatekeeperMessage(w, chain, b, m)
+		}
+		if err != nil {
+			return err
 		}
 	}
-	return nil
+	// After taking this block's key shares, a gatekeeper answers the tasks they unblock.
+	return r.answerTasks(w, chain, b)
 }
 
 // handlePing answers a ping when this worker is registered and active at the ping's height, so

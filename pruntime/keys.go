@@ -54,16 +54,24 @@ func loadOrCreateKeys(dir string, key seal.Key) (*workerKeys, error) {
 		if _, err := rand.Read(seed[:]); err != nil {
 			return nil, err
 		}
-		if err := key.WriteFile(path, "worker-keys", seed[:]); err != nil {
-			return nil, fmt.Errorf("seal worker keys: %w", err)
+		if err := saveKeys(dir, key, seed); err != nil {
+			return nil, err
 		}
 		return deriveWorkerKeys(seed)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("worker keys: %w (were they sealed by another runtime build? a key handover is needed)", err)
+		return nil, fmt.Errorf("worker keys: %w (sealed by another runtime build? start this build on an empty --data-dir with --handover-from the old runtime's API)", err)
 	}
 	if len(b) != 32 {
 		return nil, fmt.Errorf("worker keys: %w", seal.ErrTampered)
 	}
 	return deriveWorkerKeys([32]byte(b))
+}
+
+// saveKeys seals the key seed into dir: on first start, and when a handover brings it.
+func saveKeys(dir string, key seal.Key, seed [32]byte) error {
+	if err := key.WriteFile(filepath.Join(dir, keysFile), "worker-keys", seed[:]); err != nil {
+		return fmt.Errorf("seal worker keys: %w", err)
+	}
+	return nil
 }

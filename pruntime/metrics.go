@@ -7,6 +7,7 @@ type metrics struct {
 	lag       prometheus.Gauge
 	blocks    prometheus.Counter
 	integrity *prometheus.CounterVec
+	keys      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -19,9 +20,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Blocks verified and committed (rate() gives blocks/s)."}),
 		integrity: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "phala", Subsystem: "pruntime", Name: "integrity_failures_total",
 			Help: "Sealed data found tampered, mixed or rolled back, by kind."}, []string{"kind"}),
+		keys: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "phala", Subsystem: "pruntime", Name: "key_events_total",
+			Help: "Key management events: shares received and tasks answered, and refused key messages by reason."}, []string{"event"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.verified, m.lag, m.blocks, m.integrity)
+		reg.MustRegister(m.verified, m.lag, m.blocks, m.integrity, m.keys)
 	}
 	return m
 }

@@ -30,11 +30,17 @@ func outboxNextKey(origin []byte) []byte { return append(slices.Clone(prefixOutb
 // from the chain's counter for the origin, so a runtime that starts late (fast sync) joins the
 // stream where it is.
 func send(w store.KV, chain store.Reader, m *mq.Message, key keys.PrivateKey) error {
-	origin := module.Marshal(m.GetOrigin())
 	seq := mq.NextSequence(chain, m.GetOrigin())
-	if b := w.Get(outboxNextKey(origin)); len(b) == 8 {
+	if b := w.Get(outboxNextKey(module.Marshal(m.GetOrigin()))); len(b) == 8 {
 		seq = max(seq, binary.BigEndian.Uint64(b))
 	}
+	return sendAt(w, m, seq, key)
+}
+
+// sendAt appends a message with a sequence number the chain assigned beforehand (a shared
+// origin answering numbered tasks).
+func sendAt(w store.KV, m *mq.Message, seq uint64, key keys.PrivateKey) error {
+	origin := module.Marshal(m.GetOrigin())
 	sm, err := mq.Sign(m, seq, key)
 	if err != nil {
 		return err

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
@@ -352,6 +354,9 @@ func (r *Runtime) Registration(freshHeight int64, freshHash []byte) (*api.Regist
 	if r.init == nil {
 		return nil, ErrNotInitialized
 	}
+	if err := r.confirmHandover(); err != nil {
+		return nil, err
+	}
 	id := r.keys.identity.Public().Key
 	info := &registry.WorkerInfo{
 		IdentityKey: id[:],
@@ -487,7 +492,7 @@ func (r *Runtime) Info() *api.InfoResponse {
 	defer r.mu.Unlock()
 	id := r.keys.identity.Public().Key
 	out := &api.InfoResponse{IdentityKey: id[:], TeeKind: string(r.cfg.Guest.Kind()), Measurement: r.meas, RuntimeVersion: Version}
-	if r.init == nil {
+	if r.init == nil || r.replica == nil { // not initialised, or closed
 		return out
 	}
 	out.Initialized, out.ChainId, out.GenesisHash, out.Operator = true, r.genesis.Doc.ChainID, r.replica.GenesisHash(), r.init.Operator
@@ -497,7 +502,14 @@ func (r *Runtime) Info() *api.InfoResponse {
 			last := r.replica.Last()
 			_, err := registry.Active(snap, id[:], module.Block{Height: h, Time: last.Time})
 			out.Registered = err == nil
+			out.Gatekeeper = registry.IsGatekeeper(snap, id[:])
 		}
+	}
+	st := r.state.Working()
+	out.MasterGeneration = newestMaster(st)
+	held := heldClusters(st)
+	for _, c := range slices.Sorted(maps.Keys(held)) {
+		out.Clusters = append(out.Clusters, &api.ClusterKeys{Cluster: []byte(c), Generations: held[c]})
 	}
 	if msgs, err := r.outbox(r.state.Working()); err == nil {
 		out.Outbox = uint32(len(msgs))

@@ -30,10 +30,12 @@ func connectError(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrNotInitialized), errors.Is(err, ErrOtherChain):
+	case errors.Is(err, ErrNotInitialized), errors.Is(err, ErrOtherChain), errors.Is(err, ErrNotSynced), errors.Is(err, ErrHandoverUnconfirmed):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
-	case errors.Is(err, replica.ErrVerification):
+	case errors.Is(err, replica.ErrVerification), errors.Is(err, ErrHandoverMalformed):
 		return connect.NewError(connect.CodeInvalidArgument, err)
+	case errors.Is(err, ErrHandoverRefused):
+		return connect.NewError(connect.CodePermissionDenied, err)
 	}
 	return connect.NewError(connect.CodeInternal, err)
 }
@@ -88,4 +90,12 @@ func (s *server) Egress(context.Context, *connect.Request[api.EgressRequest]) (*
 
 func (s *server) Info(context.Context, *connect.Request[api.InfoRequest]) (*connect.Response[api.InfoResponse], error) {
 	return connect.NewResponse(s.r.Info()), nil
+}
+
+func (s *server) Handover(_ context.Context, req *connect.Request[api.HandoverRequest]) (*connect.Response[api.HandoverResponse], error) {
+	resp, err := s.r.Handover(req.Msg)
+	if err != nil {
+		return nil, connectError(err)
+	}
+	return connect.NewResponse(resp), nil
 }

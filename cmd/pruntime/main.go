@@ -21,7 +21,9 @@ import (
 
 	"github.com/phala-go/phala/logging"
 	"github.com/phala-go/phala/pruntime"
+	"github.com/phala-go/phala/pruntime/api/apiconnect"
 	"github.com/phala-go/phala/tee"
+	"github.com/phala-go/phala/tee/collateral"
 	"github.com/phala-go/phala/tee/sim"
 	"github.com/phala-go/phala/tee/snp"
 	"github.com/phala-go/phala/tee/tdx"
@@ -104,7 +106,7 @@ func newMeasureCmd() *cobra.Command {
 
 func newRunCmd() *cobra.Command {
 	var f teeFlags
-	var dataDir, listen, metrics, logLevel, logFormat string
+	var dataDir, listen, metrics, logLevel, logFormat, handoverFrom string
 	var interval int64
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -119,12 +121,18 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("TEE: %w", err)
 			}
-			rt, err := pruntime.Open(pruntime.Config{DataDir: dataDir, Guest: g, CheckpointInterval: interval, Logger: logger, Metrics: prometheus.DefaultRegisterer})
+			cfg := pruntime.Config{DataDir: dataDir, Guest: g, CheckpointInterval: interval, Logger: logger, Metrics: prometheus.DefaultRegisterer}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if handoverFrom != "" {
+				if err := receiveHandover(ctx, logger, cfg, handoverFrom); err != nil {
+					return err
+				}
+			}
+			rt, err := pruntime.Open(cfg)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			err = serve(ctx, logger, rt, listen, metrics)
 			return errors.Join(err, rt.Close())
 		},
@@ -134,9 +142,43 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8000", "runtime API address (keep it local: only the host's relayer should reach it)")
 	cmd.Flags().StringVar(&metrics, "metrics", "", "Prometheus metrics address, e.g. 127.0.0.1:8001 (empty: off)")
 	cmd.Flags().Int64Var(&interval, "checkpoint-interval", 100, "blocks between sealed checkpoints")
+	cmd.Flags().StringVar(&handoverFrom, "handover-from", "",
+		"upgrade: the API URL of this worker's running older pRuntime (e.g. http://127.0.0.1:8000); when --data-dir holds no keys yet, "+
+			"take over its keys (it checks this build's evidence and that the council allowed this build after its own) before serving; "+
+			"ignored once --data-dir has keys")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd
+}
+
+// receiveHandover takes over the worker keys of the runtime at url into an empty data directory;
+// a data directory that already has keys keeps them.
+func receiveHandover(ctx context.Context, logger *slog.Logger, cfg pruntime.Config, url string) error {
+	old := apiconnect.NewRuntimeServiceClient(http.DefaultClient, url)
+	id, err := pruntime.ReceiveHandover(ctx, cfg, old, fetchCollateral)
+	switch {
+	case errors.Is(err, pruntime.ErrKeysExist):
+		logger.Info("data directory already holds worker keys: no handover", "data_dir", cfg.DataDir)
+		return nil
+	case err != nil:
+		return fmt.Errorf("key handover from %s: %w", url, err)
+	}
+	logger.Info("worker keys handed over: stop the old runtime once this one serves; pherry re-registers the worker",
+		"from", url, "identity", fmt.Sprintf("%x", id))
+	return nil
+}
+
+// fetchCollateral fetches TDX and SEV-SNP collateral from Intel PCS / AMD KDS as pherry does for
+// registrations; sim evidence needs none.
+func fetchCollateral(ctx context.Context, ev tee.Evidence) ([]byte, error) {
+	if ev.Kind == tee.KindSim {
+		return nil, nil
+	}
+	col, err := (&collateral.Fetcher{}).Fetch(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	return col.MarshalBinary()
 }
 
 func serve(ctx context.Context, logger *slog.Logger, rt *pruntime.Runtime, listen, metrics string) error {

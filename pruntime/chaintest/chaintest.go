@@ -27,6 +27,8 @@ type Chain struct {
 	// AllowFailures lets blocks carry transactions that fail; by default a failing transaction
 	// fails the test, so that a broken fixture cannot pass for a working one.
 	AllowFailures bool
+	// Results are the transaction results of the last produced block.
+	Results []*abci.ExecTxResult
 
 	t       testing.TB
 	ChainID string
@@ -165,7 +167,7 @@ func (c *Chain) NextWith(mutate func(*cmttypes.Header), signers func(i int) bool
 	must(c.t, err)
 	_, err = c.App.Commit(context.Background(), &abci.RequestCommit{})
 	must(c.t, err)
-	c.appHash, c.results = resp.AppHash, cmttypes.NewResults(resp.TxResults).Hash()
+	c.appHash, c.results, c.Results = resp.AppHash, cmttypes.NewResults(resp.TxResults).Hash(), resp.TxResults
 	for i, r := range resp.TxResults {
 		if r.Code != abci.CodeTypeOK && !c.AllowFailures {
 			c.t.Fatalf("chaintest: transaction %d of block %d failed: %s (set AllowFailures to produce failing transactions)", i, h, r.Log)

@@ -53,6 +53,8 @@ const (
 	RuntimeServiceEgressProcedure = "/phala.pruntime.v1.RuntimeService/Egress"
 	// RuntimeServiceInfoProcedure is the fully-qualified name of the RuntimeService's Info RPC.
 	RuntimeServiceInfoProcedure = "/phala.pruntime.v1.RuntimeService/Info"
+	// RuntimeServiceHandoverProcedure is the fully-qualified name of the RuntimeService's Handover RPC.
+	RuntimeServiceHandoverProcedure = "/phala.pruntime.v1.RuntimeService/Handover"
 )
 
 // RuntimeServiceClient is a client for the phala.pruntime.v1.RuntimeService service.
@@ -72,6 +74,11 @@ type RuntimeServiceClient interface {
 	// Egress returns the signed messages the chain has not yet accepted, per origin, in order.
 	Egress(context.Context, *connect.Request[api.EgressRequest]) (*connect.Response[api.EgressResponse], error)
 	Info(context.Context, *connect.Request[api.InfoRequest]) (*connect.Response[api.InfoResponse], error)
+	// Handover gives this worker's keys to a newer runtime build on the same host: the caller's
+	// evidence must verify under the chain's policy and bind its handover key, and its
+	// measurement must have been allowed after this runtime's own. The keys travel sealed to the
+	// caller's handover key.
+	Handover(context.Context, *connect.Request[api.HandoverRequest]) (*connect.Response[api.HandoverResponse], error)
 }
 
 // NewRuntimeServiceClient constructs a client for the phala.pruntime.v1.RuntimeService service. By
@@ -127,6 +134,12 @@ func NewRuntimeServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(runtimeServiceMethods.ByName("Info")),
 			connect.WithClientOptions(opts...),
 		),
+		handover: connect.NewClient[api.HandoverRequest, api.HandoverResponse](
+			httpClient,
+			baseURL+RuntimeServiceHandoverProcedure,
+			connect.WithSchema(runtimeServiceMethods.ByName("Handover")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -139,6 +152,7 @@ type runtimeServiceClient struct {
 	loadSnapshot *connect.Client[api.LoadSnapshotRequest, api.LoadSnapshotResponse]
 	egress       *connect.Client[api.EgressRequest, api.EgressResponse]
 	info         *connect.Client[api.InfoRequest, api.InfoResponse]
+	handover     *connect.Client[api.HandoverRequest, api.HandoverResponse]
 }
 
 // Init calls phala.pruntime.v1.RuntimeService.Init.
@@ -176,6 +190,11 @@ func (c *runtimeServiceClient) Info(ctx context.Context, req *connect.Request[ap
 	return c.info.CallUnary(ctx, req)
 }
 
+// Handover calls phala.pruntime.v1.RuntimeService.Handover.
+func (c *runtimeServiceClient) Handover(ctx context.Context, req *connect.Request[api.HandoverRequest]) (*connect.Response[api.HandoverResponse], error) {
+	return c.handover.CallUnary(ctx, req)
+}
+
 // RuntimeServiceHandler is an implementation of the phala.pruntime.v1.RuntimeService service.
 type RuntimeServiceHandler interface {
 	// Init pins the chain: its genesis document (chain id, initial validators, app state) and the
@@ -193,6 +212,11 @@ type RuntimeServiceHandler interface {
 	// Egress returns the signed messages the chain has not yet accepted, per origin, in order.
 	Egress(context.Context, *connect.Request[api.EgressRequest]) (*connect.Response[api.EgressResponse], error)
 	Info(context.Context, *connect.Request[api.InfoRequest]) (*connect.Response[api.InfoResponse], error)
+	// Handover gives this worker's keys to a newer runtime build on the same host: the caller's
+	// evidence must verify under the chain's policy and bind its handover key, and its
+	// measurement must have been allowed after this runtime's own. The keys travel sealed to the
+	// caller's handover key.
+	Handover(context.Context, *connect.Request[api.HandoverRequest]) (*connect.Response[api.HandoverResponse], error)
 }
 
 // NewRuntimeServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -244,6 +268,12 @@ func NewRuntimeServiceHandler(svc RuntimeServiceHandler, opts ...connect.Handler
 		connect.WithSchema(runtimeServiceMethods.ByName("Info")),
 		connect.WithHandlerOptions(opts...),
 	)
+	runtimeServiceHandoverHandler := connect.NewUnaryHandler(
+		RuntimeServiceHandoverProcedure,
+		svc.Handover,
+		connect.WithSchema(runtimeServiceMethods.ByName("Handover")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/phala.pruntime.v1.RuntimeService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case RuntimeServiceInitProcedure:
@@ -260,6 +290,8 @@ func NewRuntimeServiceHandler(svc RuntimeServiceHandler, opts ...connect.Handler
 			runtimeServiceEgressHandler.ServeHTTP(w, r)
 		case RuntimeServiceInfoProcedure:
 			runtimeServiceInfoHandler.ServeHTTP(w, r)
+		case RuntimeServiceHandoverProcedure:
+			runtimeServiceHandoverHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -295,4 +327,8 @@ func (UnimplementedRuntimeServiceHandler) Egress(context.Context, *connect.Reque
 
 func (UnimplementedRuntimeServiceHandler) Info(context.Context, *connect.Request[api.InfoRequest]) (*connect.Response[api.InfoResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("phala.pruntime.v1.RuntimeService.Info is not implemented"))
+}
+
+func (UnimplementedRuntimeServiceHandler) Handover(context.Context, *connect.Request[api.HandoverRequest]) (*connect.Response[api.HandoverResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("phala.pruntime.v1.RuntimeService.Handover is not implemented"))
 }
