@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/phala-go/phala/chain/module"
 	"github.com/phala-go/phala/chain/modules/mq"
@@ -262,50 +261,5 @@ blocks it took: the whole path account -> chain -> verified worker -> egress -> 
 	}
 	addTxFlags(ping, g, &pf)
 	cmd.AddCommand(list, show, ping)
-	return cmd
-}
-
-func newGatekeeperCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "gatekeeper", Short: "The gatekeeper set (governed)"}
-	membership := func(use, short string, build func(key []byte) proto.Message) *cobra.Command {
-		var f governedFlags
-		c := &cobra.Command{
-			Use:   use + " IDENTITY_KEY",
-			Short: short,
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				key, err := parseWorkerKey(args[0])
-				if err != nil {
-					return err
-				}
-				return g.proposeMsgs(cmd, &f.txFlags, f.execute, build(key))
-			},
-		}
-		addGovernedFlags(c, g, &f)
-		return c
-	}
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the gatekeepers",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var gks registry.Gatekeepers
-			if err := g.queryProto(cmd, "/registry/"+registry.QueryGatekeepers, nil, &gks); err != nil {
-				return err
-			}
-			out := []string{}
-			for _, k := range gks.Workers {
-				out = append(out, hex.EncodeToString(k))
-			}
-			return g.print(cmd, out, func(w io.Writer) {
-				for _, k := range out {
-					fmt.Fprintln(w, k)
-				}
-			})
-		},
-	}
-	cmd.AddCommand(list,
-		membership("register", "Propose promoting a registered worker to gatekeeper", func(k []byte) proto.Message { return &registry.MsgRegisterGatekeeper{Worker: k} }),
-		membership("unregister", "Propose demoting a gatekeeper", func(k []byte) proto.Message { return &registry.MsgUnregisterGatekeeper{Worker: k} }))
 	return cmd
 }

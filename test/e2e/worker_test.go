@@ -40,9 +40,14 @@ type worker struct {
 }
 
 func (n *network) newWorker(t *testing.T, name string, fastSync bool) *worker {
+	return n.newWorkerRelayedBy(t, name, "Eve", fastSync)
+}
+
+// newWorkerRelayedBy starts a worker whose relayer signs as the dev account relayer.
+func (n *network) newWorkerRelayedBy(t *testing.T, name, relayer string, fastSync bool) *worker {
 	ports := freeBase(t, 1)
 	w := &worker{t: t, name: name, dir: t.TempDir(), net: n, client: t.TempDir(), addr: fmt.Sprintf("127.0.0.1:%d", ports), fastSync: fastSync}
-	run(t, "keys", "import", "relayer", "//Eve", "--home", w.client, "--keyring-backend", "test")
+	run(t, "keys", "import", "relayer", "//"+relayer, "--home", w.client, "--keyring-backend", "test")
 	w.startRuntime()
 	w.startRelayer()
 	return w
