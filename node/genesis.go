@@ -11,6 +11,7 @@ import (
 	"github.com/phala-go/phala/chain/amount"
 	"github.com/phala-go/phala/chain/app"
 	"github.com/phala-go/phala/chain/modules/accounts"
+	"github.com/phala-go/phala/chain/modules/contracts"
 	"github.com/phala-go/phala/chain/modules/governance"
 	"github.com/phala-go/phala/chain/modules/registry"
 	"github.com/phala-go/phala/crypto/keys"
@@ -74,6 +75,7 @@ func NewGenesis(chainID string, t time.Time, council []keys.AccountID, threshold
 		Accounts:   accounts.Genesis{Params: accounts.DefaultParams()},
 		Governance: governance.Genesis{Council: governance.GenesisCouncil{Members: council, Threshold: threshold}, VotingPeriod: governance.DefaultVotingPeriod},
 		Registry:   registry.Genesis{Params: registry.DefaultParams()},
+		Contracts:  &contracts.Genesis{Params: contracts.DefaultParams()},
 	}}
 }
 

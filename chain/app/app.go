@@ -21,6 +21,7 @@ import (
 	"github.com/phala-go/phala/chain/errcode"
 	"github.com/phala-go/phala/chain/module"
 	"github.com/phala-go/phala/chain/modules/accounts"
+	"github.com/phala-go/phala/chain/modules/contracts"
 	"github.com/phala-go/phala/chain/modules/governance"
 	"github.com/phala-go/phala/chain/modules/mq"
 	"github.com/phala-go/phala/chain/modules/registry"
@@ -111,11 +112,14 @@ func New(cfg Config) (*App, error) {
 	queue := mq.New()
 	queue.SetKeyResolver(mq.KindWorker, registry.WorkerSigningKey)
 	queue.SetKeyResolver(mq.KindGatekeeper, registry.GatekeeperSigningKey)
-	queue.SetKeyResolver(mq.KindCluster, registry.ClusterSigningKey)
 	queue.Subscribe(mq.TopicPong, registry.HandlePong)
 	queue.Subscribe(registry.TopicGatekeeper, registry.HandleGatekeeperOutput)
 	queue.Subscribe(registry.TopicClusterDeployed, registry.HandleClusterDeployed)
-	mods := []module.Module{accounts.New(), governance.New(router), registry.New(), queue, validators.New()}
+	ctr := contracts.New(queue)
+	queue.SetKeyResolver(mq.KindCluster, contracts.ClusterSigningKey)
+	queue.Subscribe(registry.TopicGatekeeper, ctr.HandleClusterKey) // after the registry's handler
+	queue.Subscribe(contracts.TopicReport, contracts.HandleReport)
+	mods := []module.Module{accounts.New(), governance.New(router), registry.New(), queue, validators.New(), ctr}
 	for _, m := range mods {
 		m.Register(router)
 	}
@@ -536,6 +540,8 @@ type GenesisState struct {
 	Accounts   accounts.Genesis   `json:"accounts"`
 	Governance governance.Genesis `json:"governance"`
 	Registry   registry.Genesis   `json:"registry"`
+	// Contracts may be absent: the defaults apply.
+	Contracts *contracts.Genesis `json:"contracts,omitempty"`
 }
 
 // Marshal encodes the app_state.

@@ -77,9 +77,11 @@ func newFixture(t testing.TB) fixture {
 }
 
 func (f fixture) genesis(t testing.TB, council []keys.AccountID, threshold uint32) []byte {
+	params := accounts.DefaultParams()
+	params.MaxTxBytes = 256 << 10 // below the decoder's hard limit, so that Ante's check is the one tested
 	g, err := GenesisState{
 		Accounts: accounts.Genesis{
-			Params: accounts.DefaultParams(),
+			Params: params,
 			Balances: []accounts.GenesisBalance{
 				{Address: f.alice.id, Balance: phaN(1000)},
 				{Address: f.bob.id, Balance: phaN(1000)},

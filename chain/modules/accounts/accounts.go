@@ -208,7 +208,7 @@ func DefaultParams() GenesisParams {
 	return GenesisParams{
 		FeePerByte:    amount.FromUint64(1_000_000),
 		FeePerMessage: amount.FromUint64(100_000_000),
-		MaxTxBytes:    256 << 10,
+		MaxTxBytes:    tx.MaxBytes, // code uploads are about 1 MB; the per-byte fee prices size
 	}
 }
 

@@ -210,7 +210,7 @@ func applyClusterKey(ctx *module.Context, task *PublishClusterKeyTask, out *Gate
 	if len(k.GetSigningKey()) != ed25519.PublicKeySize {
 		return errcode.Wrapf(ErrBadOutput, "cluster signing key of %d bytes", len(k.GetSigningKey()))
 	}
-	if err := validateEncryptionKeys(k.GetEncryptionKeys()); err != nil {
+	if err := ValidateEncryptionKeys(k.GetEncryptionKeys()); err != nil {
 		return errcode.Wrapf(ErrBadOutput, "cluster key: %v", err)
 	}
 	c, err := GetCluster(ctx, task.GetCluster())

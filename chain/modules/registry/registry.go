@@ -105,12 +105,12 @@ func (info *WorkerInfo) ValidateBasic() error {
 	if len(info.GetGenesisHash()) != 32 || len(info.GetFreshHash()) != 32 {
 		return errcode.Wrapf(ErrMalformedInfo, "genesis and fresh block hashes must be 32 bytes")
 	}
-	return validateEncryptionKeys(info.GetEncryptionKeys())
+	return ValidateEncryptionKeys(info.GetEncryptionKeys())
 }
 
-// validateEncryptionKeys checks a worker's or cluster's HPKE keys: exactly one X25519 and one
+// ValidateEncryptionKeys checks a worker's or cluster's HPKE keys: exactly one X25519 and one
 // ML-KEM-768+X25519, each a valid public key.
-func validateEncryptionKeys(ks []*EncryptionKey) error {
+func ValidateEncryptionKeys(ks []*EncryptionKey) error {
 	if len(ks) != len(requiredKEMs) {
 		return errcode.Wrapf(ErrMalformedInfo, "%d encryption keys, want one X25519 and one ML-KEM-768+X25519", len(ks))
 	}
