@@ -30,8 +30,12 @@ func (r *Runtime) dispatch(w store.KV, chain store.Reader, b module.Block) error
 			return err
 		}
 	}
-	// After taking this block's key shares, a gatekeeper answers the tasks they unblock.
-	return r.answerTasks(w, chain, b)
+	// After taking this block's key shares, a gatekeeper answers the tasks they unblock and a
+	// cluster member executes its cluster's requests.
+	if err := r.answerTasks(w, chain, b); err != nil {
+		return err
+	}
+	return r.runContracts(w, chain, b)
 }
 
 // handlePing answers a ping when this worker is registered and active at the ping's height, so

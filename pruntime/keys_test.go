@@ -143,6 +143,12 @@ func (n *keyNet) egress() []*mq.SignedMessage {
 // envelopes differ), except a new master key generation, which is random.
 func (n *keyNet) samePlaintext(a, b *mq.Message) {
 	n.t.Helper()
+	if a.GetOrigin().Type() == mq.KindCluster {
+		// Reports are deterministic: every member's copy is the same message.
+		require.Equal(n.t, module.Marshal(a), module.Marshal(b), "two members reported a request differently")
+		n.compared++
+		return
+	}
 	if a.GetOrigin().Type() != mq.KindGatekeeper {
 		return
 	}
@@ -194,7 +200,7 @@ func (n *keyNet) settle() {
 		}
 		var txs [][]byte
 		for _, sm := range msgs {
-			txs = append(txs, n.w.sign("Bob", &mq.MsgSyncOffchain{Message: sm}))
+			txs = append(txs, n.w.sign("Ferdie", &mq.MsgSyncOffchain{Message: sm}))
 		}
 		n.block(txs...)
 	}
@@ -446,8 +452,8 @@ func TestForgedKeyMessages(t *testing.T) {
 	st := store.NewCache(w1.state.Working())
 	b := module.Block{Height: n.w.chain.Height()}
 	cases := map[string]*mq.Message{
-		"origin": {Origin: mq.WorkerOrigin(n.id("w1")), Topic: registry.TopicGatekeeper, Payload: module.Marshal(gm)},
-		"sender": forged,
+		"origin":    {Origin: mq.WorkerOrigin(n.id("w1")), Topic: registry.TopicGatekeeper, Payload: module.Marshal(gm)},
+		"sender":    forged,
 		"malformed": {Origin: mq.GatekeeperOrigin(), Topic: registry.TopicGatekeeper, Payload: []byte{0xff}},
 	}
 	for reason, m := range cases {

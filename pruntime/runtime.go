@@ -2,6 +2,7 @@ package pruntime
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"github.com/phala-go/phala/chain/modules/mq"
 	"github.com/phala-go/phala/chain/modules/registry"
 	"github.com/phala-go/phala/chain/store"
+	"github.com/phala-go/phala/contract/vm"
 	"github.com/phala-go/phala/pruntime/api"
 	"github.com/phala-go/phala/pruntime/replica"
 	"github.com/phala-go/phala/pruntime/seal"
@@ -91,6 +93,10 @@ type Runtime struct {
 	importing *importing
 	// snapshotHeight is the height of the snapshot this runtime started from (0: genesis).
 	snapshotHeight int64
+	// engine runs contracts; codes are the contracts' compiled code, loaded on first use.
+	engine  *vm.Engine
+	codesMu sync.Mutex
+	codes   map[string]*vm.Code
 }
 
 // SnapshotHeight is the height of the state snapshot the runtime fast-synced from, 0 if it
@@ -132,7 +138,14 @@ func Open(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("TEE measurement: %w", err)
 	}
-	r := &Runtime{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), fileKey: fileKey, dbKey: dbKey, keys: keys, meas: meas}
+	// The compilation cache stays in memory: compiled code is executed as is, so it must never
+	// come from storage the host can write.
+	engine, err := vm.NewEngine(context.Background(), vm.DefaultConfig())
+	if err != nil {
+		return nil, err
+	}
+	r := &Runtime{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), fileKey: fileKey, dbKey: dbKey, keys: keys, meas: meas,
+		engine: engine, codes: map[string]*vm.Code{}}
 	b, err := fileKey.ReadFile(filepath.Join(cfg.DataDir, initFile), "init")
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -526,5 +539,9 @@ func (r *Runtime) Close() error {
 		err = r.writeCheckpoint()
 	}
 	r.closeDB()
+	if r.engine != nil {
+		err = errors.Join(err, r.engine.Close(context.Background()))
+		r.engine = nil
+	}
 	return err
 }

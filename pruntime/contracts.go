@@ -1,0 +1,513 @@
+package pruntime
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/phala-go/phala/chain/module"
+	"github.com/phala-go/phala/chain/modules/contracts"
+	"github.com/phala-go/phala/chain/modules/mq"
+	"github.com/phala-go/phala/chain/modules/registry"
+	"github.com/phala-go/phala/chain/store"
+	"github.com/phala-go/phala/contract/vm"
+	"github.com/phala-go/phala/crypto/envelope"
+	"github.com/phala-go/phala/crypto/kdf"
+	"github.com/phala-go/phala/crypto/keys"
+	"github.com/phala-go/phala/pruntime/api"
+	"github.com/phala-go/phala/pruntime/gatekeeper"
+)
+
+// Report limits: what a command publishes must fit one message.
+const (
+	maxPublicEventBytes = 16 << 10
+)
+
+var errHistory = errors.New("request not in the verified history")
+
+func executedKey(cluster []byte) []byte { return append([]byte("contracts/executed/"), cluster...) }
+func metaKey(id []byte) []byte          { return append(contractPrefix(id, 'm'), 'm') }
+func receiptKey(id []byte, command uint64) []byte {
+	return binary.BigEndian.AppendUint64(contractPrefix(id, 'r'), command)
+}
+
+// runContracts is a cluster member's work at a verified height: execute, in order, every request
+// the chain set the cluster that this worker has not executed yet, and answer those whose report
+// has not landed. Requests are read from the verified history (the block that set each one), so
+// a worker that joins a cluster replays everything since the cluster began, and one that lacks a
+// key generation stops until its share arrives.
+func (r *Runtime) runContracts(w store.KV, chain store.Reader, b module.Block) error {
+	me := r.keys.identity.Public().Key
+	cluster, ok := registry.ClusterOf(chain, me[:])
+	if !ok {
+		return nil
+	}
+	q := contracts.GetQueue(chain, cluster)
+	next := decodeU64(w.Get(executedKey(cluster)))
+	if next >= q.GetNext() {
+		return r.resignReports(w, chain, cluster)
+	}
+	hist := &requestHistory{r: r, current: chain, height: b.Height}
+	landed := mq.NextSequence(chain, mq.ClusterOrigin(cluster))
+	for seq := next; seq < q.GetNext(); seq++ {
+		req, err := hist.request(cluster, seq)
+		if err != nil {
+			r.metrics.keys.WithLabelValues("contracts_stalled").Inc()
+			r.log.Error("cannot execute cluster request: this worker's verified history does not reach back to it (sync from genesis or an older snapshot)",
+				"cluster", registry.ClusterLabel(cluster), "seq", seq, "err", err)
+			return nil
+		}
+		rep, ok, err := r.execute(w, chain, req)
+		if err != nil {
+			return fmt.Errorf("cluster %s request %d: %w", registry.ClusterLabel(cluster), seq, err)
+		}
+		if !ok {
+			return nil // a key generation has not arrived yet
+		}
+		w.Set(executedKey(cluster), binary.BigEndian.AppendUint64(nil, seq+1))
+		if seq >= landed {
+			if err := r.sendReport(w, chain, cluster, rep); err != nil {
+				return err
+			}
+		}
+	}
+	return r.resignReports(w, chain, cluster)
+}
+
+// requestHistory reads requests from the verified state of the block that set them.
+type requestHistory struct {
+	r       *Runtime
+	current store.Reader
+	height  int64
+	// cached decoded requests of one height
+	at   int64
+	reqs []*contracts.Request
+}
+
+func (h *requestHistory) request(cluster []byte, seq uint64) (*contracts.Request, error) {
+	height, ok := contracts.RequestHeight(h.current, cluster, seq)
+	if !ok {
+		return nil, fmt.Errorf("%w: no height recorded", errHistory)
+	}
+	if h.reqs == nil || h.at != height {
+		state := h.current
+		if height != h.height {
+			snap, err := h.r.app.State(height)
+			if err != nil {
+				return nil, fmt.Errorf("%w: state at %d: %w", errHistory, height, err)
+			}
+			state = snap
+		}
+		msgs, err := mq.Outbound(state, height)
+		if err != nil {
+			return nil, err
+		}
+		h.at, h.reqs = height, nil
+		for _, m := range msgs {
+			if m.GetTopic() != contracts.TopicRequest || m.GetOrigin().GetModule() != contracts.Name {
+				continue
+			}
+			var req contracts.Request
+			if err := module.StrictUnmarshal(m.GetPayload(), &req); err != nil {
+				return nil, err
+			}
+			h.reqs = append(h.reqs, &req)
+		}
+	}
+	for _, req := range h.reqs {
+		if bytes.Equal(req.GetCluster(), cluster) && req.GetSeq() == seq {
+			return req, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: request %d not among the messages of block %d", errHistory, seq, height)
+}
+
+// contractKey derives a contract's key under a cluster key generation this worker holds.
+func contractKey(w store.Reader, cluster, contract []byte, gen uint32) ([32]byte, bool) {
+	ck, ok := clusterSecret(w, cluster, gen)
+	if !ok {
+		return [32]byte{}, false
+	}
+	return kdf.ContractKey(ck, [32]byte(contract)), true
+}
+
+// contractPublicKey is what the cluster publishes for a contract under a generation.
+func contractPublicKey(key [32]byte, gen uint32) (*contracts.ContractKey, error) {
+	out := &contracts.ContractKey{ClusterGeneration: gen}
+	for _, kem := range []envelope.KEM{envelope.X25519, envelope.XWing} {
+		k, err := kdf.ContractEnvelopeKey(key, kem)
+		if err != nil {
+			return nil, err
+		}
+		out.EncryptionKeys = append(out.EncryptionKeys, &registry.EncryptionKey{Kem: uint32(kem), PublicKey: k.Public().Key})
+	}
+	return out, nil
+}
+
+// openPayload opens a command or init envelope sealed to a key pair derived from key by derive.
+func openPayload(key [32]byte, derive func([32]byte, envelope.KEM) (envelope.PrivateKey, error), contract, sender, payload []byte) ([]byte, error) {
+	kem, err := envelope.KEMOf(payload)
+	if err != nil {
+		return nil, err
+	}
+	priv, err := derive(key, kem)
+	if err != nil {
+		return nil, err
+	}
+	return envelope.Open(priv, envelope.PurposeCommand, contract, sender, payload)
+}
+
+// outcome classifies a call's error as the cluster reports it; a host failure is not an
+// outcome (it may differ between replicas) and is returned as an error.
+func outcome(err error) (string, error) {
+	switch {
+	case err == nil:
+		return "ok", nil
+	case errors.Is(err, vm.ErrHost):
+		return "", err
+	case errors.Is(err, vm.ErrOutOfGas):
+		return "out_of_gas", nil
+	case errors.Is(err, vm.ErrContract):
+		return "contract_error", nil
+	case errors.Is(err, vm.ErrTrap):
+		return "trap", nil
+	case errors.Is(err, vm.ErrLimit):
+		return "limit", nil
+	case errors.Is(err, vm.ErrABI), errors.Is(err, vm.ErrReadOnly):
+		return "abi", nil
+	}
+	return "invalid", nil
+}
+
+// code returns the compiled contract code, loading it on first use.
+func (r *Runtime) code(chain store.Reader, hash []byte) (*vm.Code, error) {
+	r.codesMu.Lock()
+	defer r.codesMu.Unlock()
+	if c, ok := r.codes[string(hash)]; ok {
+		return c, nil
+	}
+	wasm, err := contracts.GetWasm(chain, hash)
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.engine.Load(context.Background(), wasm)
+	if err != nil {
+		return nil, err
+	}
+	r.codes[string(hash)] = c
+	return c, nil
+}
+
+// execute runs one request; ok is false when this worker lacks a key the request needs.
+func (r *Runtime) execute(w store.KV, chain store.Reader, req *contracts.Request) (*contracts.Report, bool, error) {
+	cluster, block := req.GetCluster(), blockOf(req.GetHeight(), req.GetTime())
+	switch k := req.GetKind().(type) {
+	case *contracts.Request_Instantiate:
+		in := k.Instantiate
+		key, ok := contractKey(w, cluster, in.GetContract(), in.GetKeyGeneration())
+		if !ok {
+			return nil, false, nil
+		}
+		rep := &contracts.Report{Seq: req.GetSeq(), Contract: in.GetContract()}
+		receipt := &api.Receipt{Contract: in.GetContract(), Sender: in.GetDeployer(), Height: req.GetHeight(), Time: req.GetTime()}
+		init := in.GetInit()
+		if in.GetEncrypted() {
+			ck, _ := clusterSecret(w, cluster, in.GetKeyGeneration())
+			var err error
+			if init, err = openPayload(ck, kdf.ClusterEnvelopeKey, in.GetContract(), in.GetDeployer(), in.GetInit()); err != nil {
+				rep.Outcome, receipt.Outcome, receipt.Error = "decrypt", "decrypt", "the init message does not open with the cluster's key: "+err.Error()
+			}
+		}
+		if rep.Outcome == "" {
+			res, err := r.call(w, chain, in.GetCodeHash(), in.GetContract(), key, vm.Caller{Kind: vm.CallerAccount, ID: [32]byte(in.GetDeployer())},
+				block, vm.EntryInstantiate, init, in.GetGasLimit(), receipt)
+			if err != nil {
+				return nil, false, err
+			}
+			rep.Outcome, rep.GasUsed = receipt.GetOutcome(), res.GasUsed
+		}
+		if rep.Outcome == "ok" {
+			pk, err := contractPublicKey(key, in.GetKeyGeneration())
+			if err != nil {
+				return nil, false, err
+			}
+			rep.Key = pk
+		}
+		w.Set(metaKey(in.GetContract()), module.Marshal(&api.ContractMeta{CodeHash: in.GetCodeHash(), StateGeneration: in.GetKeyGeneration(), Instantiation: receipt}))
+		return rep, true, nil
+
+	case *contracts.Request_Command:
+		c := k.Command
+		meta, err := loadMeta(w, c.GetContract())
+		if err != nil {
+			return nil, false, err
+		}
+		stateKey, ok := contractKey(w, cluster, c.GetContract(), meta.GetStateGeneration())
+		if !ok {
+			return nil, false, nil
+		}
+		rep := &contracts.Report{Seq: req.GetSeq(), Contract: c.GetContract()}
+		receipt := &api.Receipt{Contract: c.GetContract(), Command: c.GetCommand(), Sender: c.GetSender(), Height: req.GetHeight(), Time: req.GetTime()}
+		input := c.GetPayload()
+		if c.GetEncrypted() {
+			key, ok := contractKey(w, cluster, c.GetContract(), c.GetKeyGeneration())
+			if !ok {
+				return nil, false, nil
+			}
+			if input, err = openPayload(key, kdf.ContractEnvelopeKey, c.GetContract(), c.GetSender(), c.GetPayload()); err != nil {
+				rep.Outcome, receipt.Outcome, receipt.Error = "decrypt", "decrypt", "the command does not open with the contract's key: "+err.Error()
+			}
+		}
+		if rep.Outcome == "" {
+			res, err := r.call(w, chain, meta.GetCodeHash(), c.GetContract(), stateKey, vm.Caller{Kind: vm.CallerAccount, ID: [32]byte(c.GetSender())},
+				block, vm.EntryExecute, input, c.GetGasLimit(), receipt)
+			if err != nil {
+				return nil, false, err
+			}
+			rep.Outcome, rep.GasUsed = receipt.GetOutcome(), res.GasUsed
+			if rep.Outcome == "ok" {
+				for _, e := range receipt.GetEvents() {
+					if strings.HasPrefix(e.GetTopic(), contracts.PublicEventPrefix) {
+						rep.Events = append(rep.Events, &contracts.Event{Topic: e.GetTopic(), Data: e.GetData()})
+					}
+				}
+			}
+		}
+		w.Set(receiptKey(c.GetContract(), c.GetCommand()), module.Marshal(receipt))
+		return rep, true, nil
+
+	case *contracts.Request_Rekey:
+		key, ok := contractKey(w, cluster, k.Rekey.GetContract(), k.Rekey.GetClusterGeneration())
+		if !ok {
+			return nil, false, nil
+		}
+		pk, err := contractPublicKey(key, k.Rekey.GetClusterGeneration())
+		if err != nil {
+			return nil, false, err
+		}
+		return &contracts.Report{Seq: req.GetSeq(), Contract: k.Rekey.GetContract(), Outcome: "ok", Key: pk}, true, nil
+	}
+	return nil, false, fmt.Errorf("request %d of unknown kind", req.GetSeq())
+}
+
+func loadMeta(r store.Reader, id []byte) (*api.ContractMeta, error) {
+	b := r.Get(metaKey(id))
+	if b == nil {
+		return nil, fmt.Errorf("contract %X was never instantiated here", id)
+	}
+	var m api.ContractMeta
+	if err := module.StrictUnmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// call runs an entry point of a contract on a branch of w that is kept only if the call
+// succeeds and what it publishes fits a report; it fills the receipt.
+func (r *Runtime) call(w store.KV, chain store.Reader, codeHash, id []byte, stateKey [32]byte, caller vm.Caller, block vm.Block,
+	entry vm.Entry, input []byte, gasLimit uint64, receipt *api.Receipt) (vm.Result, error) {
+	code, err := r.code(chain, codeHash)
+	if err != nil {
+		receipt.Outcome, receipt.Error = "invalid", "the code does not load: "+err.Error()
+		return vm.Result{}, nil
+	}
+	branch := store.NewCache(w)
+	h := &host{kv: branch, aead: newStateAEAD(kdf.ContractStateKey(stateKey)), id: [32]byte(id), caller: caller, block: block,
+		random: kdf.Randomness(stateKey, block.Height, nil), log: r.log}
+	res := code.Call(context.Background(), h, entry, input, gasLimit)
+	out, err := outcome(res.Err)
+	if err != nil {
+		return res, err
+	}
+	if out == "ok" && !publishable(h.events) {
+		out, res.Err = "limit", fmt.Errorf("%w: more than %d public events or %d bytes of them", vm.ErrLimit, contracts.MaxReportEvents, maxPublicEventBytes)
+	}
+	receipt.Outcome, receipt.GasUsed = out, res.GasUsed
+	if out == "ok" {
+		branch.Write(w)
+		receipt.Output, receipt.Events = res.Output, h.events
+	} else {
+		receipt.Error = res.Err.Error()
+	}
+	return res, nil
+}
+
+func publishable(events []*api.ContractEvent) bool {
+	n, size := 0, 0
+	for _, e := range events {
+		if strings.HasPrefix(e.GetTopic(), contracts.PublicEventPrefix) {
+			n, size = n+1, size+len(e.GetTopic())+len(e.GetData())
+		}
+	}
+	return n <= contracts.MaxReportEvents && size <= maxPublicEventBytes
+}
+
+// clusterSigner is the key of the cluster's newest published generation, if this worker holds
+// it: the key the chain checks the cluster's reports against.
+func clusterSigner(w, chain store.Reader, cluster []byte) (keys.PrivateKey, bool) {
+	c, err := registry.GetCluster(chain, cluster)
+	if err != nil || len(c.GetKeys()) == 0 {
+		return keys.PrivateKey{}, false
+	}
+	gen := c.GetKeys()[len(c.GetKeys())-1].GetGeneration()
+	ck, ok := clusterSecret(w, cluster, gen)
+	if !ok {
+		return keys.PrivateKey{}, false
+	}
+	return gatekeeper.ClusterSigningKey(ck), true
+}
+
+func (r *Runtime) sendReport(w store.KV, chain store.Reader, cluster []byte, rep *contracts.Report) error {
+	s, ok := clusterSigner(w, chain, cluster)
+	if !ok {
+		return nil // another member answers
+	}
+	m := &mq.Message{Origin: mq.ClusterOrigin(cluster), Topic: contracts.TopicReport, Payload: module.Marshal(rep)}
+	return sendAt(w, m, rep.GetSeq(), s)
+}
+
+// resignReports signs again the reports still waiting in the outbox when the cluster has moved
+// to a newer key generation than the one they were signed with: the chain checks them against
+// the newest.
+func (r *Runtime) resignReports(w store.KV, chain store.Reader, cluster []byte) error {
+	s, ok := clusterSigner(w, chain, cluster)
+	if !ok {
+		return nil
+	}
+	origin := mq.ClusterOrigin(cluster)
+	o := module.Marshal(origin)
+	start := append(append(slices.Clone(prefixOutbox), o...), '/')
+	it := w.Iterator(outboxKey(o, mq.NextSequence(chain, origin)), store.PrefixEnd(start))
+	var stale []*mq.SignedMessage
+	pub := s.Public()
+	for ; it.Valid(); it.Next() {
+		var sm mq.SignedMessage
+		if err := module.StrictUnmarshal(it.Value(), &sm); err != nil {
+			it.Close()
+			return err
+		}
+		if pub.Verify(mq.SignContext, mq.SignBytes(sm.GetMessage(), sm.GetSequence()), sm.GetSignature()) != nil {
+			stale = append(stale, &sm)
+		}
+	}
+	it.Close()
+	for _, sm := range stale {
+		m, err := mq.DecodeMessage(sm.GetMessage())
+		if err != nil {
+			return err
+		}
+		if err := sendAt(w, m, sm.GetSequence(), s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Query errors.
+var (
+	// ErrNotServing is returned for a contract this worker does not run: not instantiated here
+	// (another cluster's, or not yet executed).
+	ErrNotServing = errors.New("this worker does not serve the contract")
+	// ErrNoReceipt is returned for a command this worker has no receipt of (yet).
+	ErrNoReceipt = errors.New("no receipt for that command")
+)
+
+// ContractAnswer is a query's outcome and the verified height whose state it read.
+type ContractAnswer struct {
+	Height int64
+	Result vm.Result
+}
+
+// queryState takes a read-only view of the latest committed runtime state and the contract's
+// state key there.
+func (r *Runtime) queryState(contract []byte) (store.Reader, *api.ContractMeta, [32]byte, int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.init == nil || r.replica == nil {
+		return nil, nil, [32]byte{}, 0, ErrNotInitialized
+	}
+	h := r.state.Version()
+	if h == 0 {
+		return nil, nil, [32]byte{}, 0, ErrNotSynced
+	}
+	st, err := r.state.Snapshot(h)
+	if err != nil {
+		return nil, nil, [32]byte{}, 0, err
+	}
+	meta, err := loadMeta(st, contract)
+	if err != nil {
+		return nil, nil, [32]byte{}, 0, fmt.Errorf("%w: %X", ErrNotServing, contract)
+	}
+	chain, err := r.app.State(h)
+	if err != nil {
+		return nil, nil, [32]byte{}, 0, err
+	}
+	ct, err := contracts.GetContract(chain, contract)
+	if err != nil {
+		return nil, nil, [32]byte{}, 0, err
+	}
+	if ct.GetStatus() == contracts.Contract_STATUS_FAILED {
+		err = fmt.Errorf("%w: its instantiation failed (%s)", ErrNotServing, ct.GetError())
+	}
+	key, ok := contractKey(st, ct.GetCluster(), contract, meta.GetStateGeneration())
+	if !ok {
+		return nil, nil, [32]byte{}, 0, fmt.Errorf("%w: %X", ErrNotServing, contract)
+	}
+	// A failed instantiation still has its receipt: err is returned alongside.
+	return st, meta, key, h, err
+}
+
+// QueryContract runs a contract's query entry point for caller on the latest verified state,
+// read-only, concurrently with block processing and other queries.
+func (r *Runtime) QueryContract(ctx context.Context, contract []byte, caller vm.Caller, input []byte, gasLimit uint64) (*ContractAnswer, error) {
+	st, meta, key, h, err := r.queryState(contract)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	chain, err := r.app.State(h)
+	r.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	code, err := r.code(chain, meta.GetCodeHash())
+	if err != nil {
+		return nil, err
+	}
+	var last module.Block
+	if hash, t, ok := module.RecentBlock(chain, h); ok {
+		last = module.Block{Height: h, Time: t, Hash: hash}
+	}
+	hst := &host{kv: store.NewCache(st), aead: newStateAEAD(kdf.ContractStateKey(key)), id: [32]byte(contract), caller: caller,
+		block: vm.Block{Height: uint64(h), Time: last.Time}, random: kdf.Randomness(key, uint64(h), nil), readOnly: true, log: r.log}
+	res := code.Call(ctx, hst, vm.EntryQuery, input, gasLimit)
+	return &ContractAnswer{Height: h, Result: res}, nil
+}
+
+// Receipt returns a command's receipt (command = ^0: the instantiation's) from the latest
+// verified state, with the height it reflects. Callers check that the asker is its sender.
+func (r *Runtime) Receipt(contract []byte, command uint64) (*api.Receipt, int64, error) {
+	st, meta, _, h, err := r.queryState(contract)
+	if err != nil && (meta == nil || command != InstantiationReceipt) {
+		return nil, 0, err
+	}
+	if command == InstantiationReceipt && meta != nil {
+		return meta.GetInstantiation(), h, nil
+	}
+	b := st.Get(receiptKey(contract, command))
+	if b == nil {
+		return nil, h, fmt.Errorf("%w: command %d of %X at height %d", ErrNoReceipt, command, contract, h)
+	}
+	var rc api.Receipt
+	if err := module.StrictUnmarshal(b, &rc); err != nil {
+		return nil, h, err
+	}
+	return &rc, h, nil
+}
+
+// InstantiationReceipt names the instantiation in Receipt.
+const InstantiationReceipt = ^uint64(0)

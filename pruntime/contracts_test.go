@@ -1,0 +1,215 @@
+package pruntime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/stretchr/testify/require"
+
+	"github.com/phala-go/phala/chain/amount"
+	"github.com/phala-go/phala/chain/modules/accounts"
+	"github.com/phala-go/phala/chain/modules/contracts"
+	"github.com/phala-go/phala/chain/modules/registry"
+	"github.com/phala-go/phala/contract/build"
+	"github.com/phala-go/phala/contract/vm"
+	"github.com/phala-go/phala/crypto/envelope"
+	"github.com/phala-go/phala/crypto/keys"
+)
+
+var tokenWasm = sync.OnceValues(func() ([]byte, error) {
+	out, err := build.BuildWith(context.Background(), "../examples/contracts/token", build.Options{WasmOpt: "-"})
+	if err != nil {
+		return nil, err
+	}
+	return out.Wasm, nil
+})
+
+func account(t testing.TB, name string) keys.AccountID {
+	k, err := keys.FromURI(keys.Sr25519, "//"+name)
+	require.NoError(t, err)
+	return k.Public().AccountID()
+}
+
+func hexAddr(id keys.AccountID) string { return fmt.Sprintf("0x%x", id[:]) }
+
+// sealFor encrypts a payload for a contract (or, for an init, its cluster) the way clients do.
+func sealFor(t testing.TB, keys []*registry.EncryptionKey, kem envelope.KEM, contract []byte, sender keys.AccountID, plain string) []byte {
+	for _, k := range keys {
+		if envelope.KEM(k.GetKem()) == kem {
+			env, err := envelope.Seal(envelope.PublicKey{KEM: kem, Key: k.GetPublicKey()}, envelope.PurposeCommand, contract, sender[:], []byte(plain))
+			require.NoError(t, err)
+			return env
+		}
+	}
+	t.Fatalf("no %s key", kem)
+	return nil
+}
+
+func (n *keyNet) contract(id []byte) *contracts.Contract {
+	c, err := contracts.GetContract(n.chainState(), id)
+	require.NoError(n.t, err)
+	return c
+}
+
+// balanceOf queries the token's balance of caller on a worker.
+func (n *keyNet) balanceOf(worker string, contract []byte, caller keys.AccountID) (uint64, error) {
+	ans, err := n.rts[worker].QueryContract(context.Background(), contract, vm.Caller{Kind: vm.CallerAccount, ID: caller}, []byte(`{"balance":{}}`), 100_000_000)
+	if err != nil {
+		return 0, err
+	}
+	if ans.Result.Err != nil {
+		return 0, ans.Result.Err
+	}
+	var b struct {
+		Balance uint64 `json:"balance"`
+	}
+	require.NoError(n.t, json.Unmarshal(ans.Result.Output, &b))
+	return b.Balance, nil
+}
+
+// TestContracts runs the token example through a cluster: an encrypted instantiation and
+// commands executed identically by every member, receipts, refunds, failures that change
+// nothing, a member joining late that replays the history, and a removal after which commands
+// are sealed to keys the removed worker lacks.
+func TestContracts(t *testing.T) {
+	wasm, err := tokenWasm()
+	require.NoError(t, err)
+	n := newKeyNet(t)
+	for _, name := range []string{"g1", "w1", "w2", "w3"} {
+		n.open(name)
+	}
+	n.block()
+	n.register("g1", "w1", "w2", "w3")
+	n.govern(&registry.MsgRegisterGatekeeper{Worker: n.id("g1")})
+	n.settle()
+	n.govern(&registry.MsgCreateCluster{Workers: [][]byte{n.id("w1"), n.id("w2")}})
+	n.settle()
+	cluster := registry.ClusterID(1)
+	bob, charlie, dave := account(t, "Bob"), account(t, "Charlie"), account(t, "Dave")
+
+	enc, err := zstd.NewWriter(nil)
+	require.NoError(t, err)
+	n.block(n.w.sign("Bob", &contracts.MsgUploadCode{Code: enc.EncodeAll(wasm, nil), Compression: contracts.CompressionZstd}))
+	hash := contracts.CodeHash(wasm)
+	id := contracts.ContractID(bob, hash[:], cluster, []byte("s1"))
+	cl, err := registry.GetCluster(n.chainState(), cluster)
+	require.NoError(t, err)
+	init := fmt.Sprintf(`{"name":"Secret","symbol":"SEC","mint":[{"to":%q,"amount":1000},{"to":%q,"amount":500}]}`, hexAddr(bob), hexAddr(charlie))
+	n.block(n.w.sign("Bob", &contracts.MsgInstantiate{CodeHash: hash[:], Cluster: cluster, Salt: []byte("s1"),
+		Init: sealFor(t, cl.GetKeys()[0].GetEncryptionKeys(), envelope.XWing, id[:], bob, init), Encrypted: true, KeyGeneration: 1, GasLimit: 2_000_000_000}))
+	n.settle()
+	ct := n.contract(id[:])
+	require.Equal(t, contracts.Contract_STATUS_ACTIVE, ct.GetStatus())
+	require.Len(t, ct.GetKeys(), 1)
+	for _, w := range []string{"w1", "w2"} {
+		b, err := n.balanceOf(w, id[:], bob)
+		require.NoError(t, err, w)
+		require.Equal(t, uint64(1000), b, w)
+	}
+	_, err = n.balanceOf("w3", id[:], bob)
+	require.ErrorIs(t, err, ErrNotServing, "w3 is not in the cluster")
+
+	exec := func(from string, payload []byte, encrypted bool, gen uint32, gas uint64) uint64 {
+		t.Helper()
+		command := n.contract(id[:]).GetCommands()
+		n.block(n.w.sign(from, &contracts.MsgExecute{Contract: id[:], Payload: payload, Encrypted: encrypted, KeyGeneration: gen, GasLimit: gas}))
+		return command
+	}
+	transfer := func(to keys.AccountID, amt int) string {
+		return fmt.Sprintf(`{"transfer":{"to":%q,"amount":%d}}`, hexAddr(to), amt)
+	}
+	keysOf := func() []*registry.EncryptionKey {
+		k := n.contract(id[:]).GetKeys()
+		return k[len(k)-1].GetEncryptionKeys()
+	}
+
+	// An encrypted transfer; its sender prepays the gas limit and gets back what was not used.
+	before := accounts.Get(n.chainState(), bob).Balance
+	c0 := exec("Bob", sealFor(t, keysOf(), envelope.X25519, id[:], bob, transfer(dave, 10)), true, 1, 1_000_000_000)
+	n.settle()
+	for _, w := range []string{"w1", "w2"} {
+		b, err := n.balanceOf(w, id[:], bob)
+		require.NoError(t, err)
+		require.Equal(t, uint64(990), b, w)
+		rc, _, err := n.rts[w].Receipt(id[:], c0)
+		require.NoError(t, err)
+		require.Equal(t, "ok", rc.GetOutcome())
+		require.Equal(t, bob[:], rc.GetSender())
+	}
+	rc, _, err := n.rts["w1"].Receipt(id[:], c0)
+	require.NoError(t, err)
+	price := amount.FromUint64(100)
+	gasCost, _ := price.MulUint64(rc.GetGasUsed())
+	after := accounts.Get(n.chainState(), bob).Balance
+	spent, _ := before.Sub(after)
+	want, _ := amount.OnePHA.Add(gasCost)
+	require.Equal(t, want, spent, "Bob paid the transaction fee and the gas used, not the limit")
+	require.True(t, accounts.Get(n.chainState(), contracts.EscrowAccount()).Balance.IsZero())
+
+	// Failures change no state and say why, to the sender only.
+	tooMuch := exec("Bob", sealFor(t, keysOf(), envelope.X25519, id[:], bob, transfer(dave, 5000)), true, 1, 1_000_000_000)
+	wrongKey := exec("Bob", sealFor(t, cl.GetKeys()[0].GetEncryptionKeys(), envelope.X25519, id[:], bob, transfer(dave, 1)), true, 1, 1_000_000_000)
+	replayed := exec("Charlie", sealFor(t, keysOf(), envelope.X25519, id[:], bob, transfer(charlie, 1)), true, 1, 1_000_000_000)
+	starved := exec("Bob", sealFor(t, keysOf(), envelope.X25519, id[:], bob, transfer(dave, 1)), true, 1, 300_000)
+	n.settle()
+	for command, want := range map[uint64]string{tooMuch: "contract_error", wrongKey: "decrypt", replayed: "decrypt", starved: "out_of_gas"} {
+		for _, w := range []string{"w1", "w2"} {
+			rc, _, err := n.rts[w].Receipt(id[:], command)
+			require.NoError(t, err)
+			require.Equal(t, want, rc.GetOutcome(), "command %d on %s", command, w)
+			require.NotEmpty(t, rc.GetError())
+		}
+	}
+	b, err := n.balanceOf("w1", id[:], bob)
+	require.NoError(t, err)
+	require.Equal(t, uint64(990), b, "failed commands changed nothing")
+
+	// Plain commands are refused unless the deployer allowed them.
+	n.w.chain.AllowFailures = true
+	exec("Bob", []byte(transfer(dave, 1)), false, 0, 1_000_000)
+	n.w.chain.AllowFailures = false
+	require.Contains(t, n.w.chain.Results[0].GetLog(), contracts.ErrPlainRefused.Error())
+
+	// w3 joins: it replays the cluster's history and reaches the same state.
+	n.govern(&registry.MsgAddClusterWorker{Cluster: cluster, Worker: n.id("w3")})
+	n.settle()
+	b, err = n.balanceOf("w3", id[:], bob)
+	require.NoError(t, err)
+	require.Equal(t, uint64(990), b)
+	rc3, _, err := n.rts["w3"].Receipt(id[:], tooMuch)
+	require.NoError(t, err)
+	require.Equal(t, "contract_error", rc3.GetOutcome())
+
+	// w1 leaves: the contract is rekeyed to the cluster's generation 2; commands must be sealed
+	// to it, and w1 executes nothing more.
+	n.govern(&registry.MsgRemoveClusterWorker{Cluster: cluster, Worker: n.id("w1")})
+	n.settle()
+	ct = n.contract(id[:])
+	require.Len(t, ct.GetKeys(), 2)
+	require.EqualValues(t, 2, ct.GetKeys()[1].GetClusterGeneration())
+	n.w.chain.AllowFailures = true
+	exec("Bob", sealFor(t, ct.GetKeys()[0].GetEncryptionKeys(), envelope.X25519, id[:], bob, transfer(dave, 1)), true, 1, 1_000_000_000)
+	n.w.chain.AllowFailures = false
+	require.Contains(t, n.w.chain.Results[0].GetLog(), contracts.ErrStaleKey.Error())
+	last := exec("Bob", sealFor(t, keysOf(), envelope.XWing, id[:], bob, transfer(dave, 90)), true, 2, 1_000_000_000)
+	n.settle()
+	for _, w := range []string{"w2", "w3"} {
+		b, err := n.balanceOf(w, id[:], bob)
+		require.NoError(t, err)
+		require.Equal(t, uint64(900), b, w)
+	}
+	_, _, err = n.rts["w1"].Receipt(id[:], last)
+	require.ErrorIs(t, err, ErrNoReceipt, "the removed worker did not run it")
+	_, ok := clusterSecret(n.rts["w1"].state.Working(), cluster, 2)
+	require.False(t, ok, "and cannot: it lacks the key")
+	require.Greater(t, n.compared, 5, "members' reports were compared")
+
+	// Every member answered every request alike (checked as they were relayed), and the chain
+	// settled them all.
+	q := contracts.GetQueue(n.chainState(), cluster)
+	require.Equal(t, q.GetNext(), q.GetDone())
+}
