@@ -113,6 +113,7 @@ func New(cfg Config) (*App, error) {
 	queue.SetKeyResolver(mq.KindWorker, registry.WorkerSigningKey)
 	queue.SetKeyResolver(mq.KindGatekeeper, registry.GatekeeperSigningKey)
 	queue.Subscribe(mq.TopicPong, registry.HandlePong)
+	queue.Subscribe(registry.TopicEndpoint, registry.HandleEndpoint)
 	queue.Subscribe(registry.TopicGatekeeper, registry.HandleGatekeeperOutput)
 	queue.Subscribe(registry.TopicClusterDeployed, registry.HandleClusterDeployed)
 	ctr := contracts.New(queue)
@@ -270,8 +271,13 @@ func (a *App) CheckTx(_ context.Context, req *abci.RequestCheckTx) (resp *abci.R
 	if a.check == nil {
 		return checkTxResponse(ErrNotReady), nil
 	}
-	ctx := module.NewContext(a.check, module.Block{ChainID: a.chainID, Height: a.lastBlock.Height + 1, Time: a.lastBlock.Time})
-	_, err = a.runTx(ctx, d)
+	// A transaction refused here does not enter the mempool, so none of its effects (not even
+	// the fee and nonce Ante takes) may remain in the mempool's view.
+	branch := store.NewCache(a.check)
+	ctx := module.NewContext(branch, module.Block{ChainID: a.chainID, Height: a.lastBlock.Height + 1, Time: a.lastBlock.Time})
+	if _, err = a.runTx(ctx, d); err == nil {
+		branch.Write(a.check)
+	}
 	a.metrics.checkTx(err)
 	return checkTxResponse(err), nil
 }

@@ -405,10 +405,22 @@ func TestMempoolNonces(t *testing.T) {
 	require.NoError(t, proto.Unmarshal(pending.Value, &acct))
 	require.Equal(t, uint64(3), acct.Nonce)
 
+	// A transaction whose message would fail is refused and leaves no trace in the mempool's
+	// view: the next one may use the same nonce.
+	n := uint64(3)
+	failing := h.sign(f.alice, txOpts{nonce: &n}, transfer(f.bob.id, phaN(1_000_000).String()))
+	require.NotEqual(t, abci.CodeTypeOK, h.check(failing).Code)
+	pending = queryOK(t, h.app, "/pending/accounts/account", f.alice.id[:], 0)
+	require.NoError(t, proto.Unmarshal(pending.Value, &acct))
+	require.Equal(t, uint64(3), acct.Nonce, "a refused transaction takes no nonce")
+	next := h.sign(f.alice, txOpts{nonce: &n}, transfer(f.bob.id, "1"))
+	require.Equal(t, abci.CodeTypeOK, h.check(next).Code)
+	raws = append(raws, next)
+
 	for _, r := range h.block(raws...) {
 		require.Equal(t, abci.CodeTypeOK, r.Code, r.Log)
 	}
-	require.Equal(t, uint64(3), h.account(f.alice.id).Nonce)
+	require.Equal(t, uint64(4), h.account(f.alice.id).Nonce)
 }
 
 func queryOK(t *testing.T, a *App, path string, data []byte, height int64) *abci.ResponseQuery {

@@ -46,8 +46,12 @@ func Decompress(compression string, data []byte, max uint64) ([]byte, error) {
 func unzstd(data []byte, limit uint64) ([]byte, error) {
 	// One decoder per call: the limit is a governed param. With a nil reader and concurrency 1
 	// the decoder starts no goroutine.
+	// The decoder refuses a frame whose declared window exceeds its memory bound, and encoders
+	// declare windows larger than tiny inputs: allow 8 MiB at least. The output is checked
+	// against limit afterwards.
+	bound := max(limit+1, 8<<20)
 	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-		zstd.WithDecoderMaxMemory(limit+1), zstd.WithDecoderMaxWindow(max(limit+1, zstd.MinWindowSize)))
+		zstd.WithDecoderMaxMemory(bound), zstd.WithDecoderMaxWindow(bound))
 	if err != nil {
 		return nil, err
 	}

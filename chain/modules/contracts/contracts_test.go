@@ -69,6 +69,12 @@ func TestDecompress(t *testing.T) {
 		_, err = Decompress(c.compression, data, uint64(len(plain)-1))
 		require.ErrorIs(t, err, ErrInvalidCode, "%s: one byte over the limit", c.name)
 	}
+	for _, n := range []int{1, 500, 1024, 1025} {
+		tiny := bytes.Repeat([]byte{'w'}, n)
+		out, err := Decompress(CompressionZstd, zstdOf(t, tiny), uint64(n))
+		require.NoError(t, err, "%d bytes: a frame's minimum window is no reason to refuse", n)
+		require.Equal(t, tiny, out)
+	}
 	bomb := make([]byte, 64<<20)
 	for name, data := range map[string][]byte{
 		"zstd bomb":     zstdOf(t, bomb),
