@@ -1,24 +1,17 @@
-// Package devnet runs the whole network on one machine for development: a validator with
-// funded dev accounts, a worker (pRuntime with the simulated TEE, as a child process) and its
-// relayer (pherry), the worker registering by itself. `phala dev` is a thin command over it.
-//
-// It may import node, pherry, pruntime (constants), client, tee/sim. It is not used by the
-// chain, the runtime or any production path.
 package devnet
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
+	"strconv"
 	"time"
 
-	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/phala-go/phala/chain/module"
@@ -27,47 +20,78 @@ import (
 	"github.com/phala-go/phala/client"
 	"github.com/phala-go/phala/crypto/keys"
 	"github.com/phala-go/phala/node"
-	"github.com/phala-go/phala/pherry"
 	"github.com/phala-go/phala/pruntime"
-	"github.com/phala-go/phala/pruntime/api"
-	"github.com/phala-go/phala/pruntime/api/apiconnect"
 	"github.com/phala-go/phala/tee"
 	"github.com/phala-go/phala/tee/sim"
 )
+
+var (
+	// ErrOptions is a bad Options value.
+	ErrOptions = errors.New("devnet: bad options")
+	// ErrOldHome is a home laid out by an older `phala dev`.
+	ErrOldHome = errors.New("devnet: home from an older phala dev")
+	// ErrRuntimeExited is a runtime process that ended while the network was starting.
+	ErrRuntimeExited = errors.New("devnet: pruntime exited")
+	// ErrTimeout is a start stage that took too long.
+	ErrTimeout = errors.New("devnet: timed out")
+)
+
+// councilAccount is the dev council alone: it allows runtimes and governs key management.
+const councilAccount = "Alice"
+
+// waitTimeout bounds each stage of a start: registration, the master key, the cluster key.
+const waitTimeout = 2 * time.Minute
 
 // Options configure a development network.
 type Options struct {
 	Home    string
 	ChainID string
-	// Config is the validator's node config (used when the home is new).
+	// Config is the validator's node config (used when the home is new; the listen addresses
+	// always).
 	Config node.Config
-	// PRuntime is the pruntime binary; RuntimeAddr the address its API listens on.
+	// PRuntime is the pruntime binary. RuntimeAddr is the first runtime's API address; the
+	// others take the following ports, or free ones where those are taken (all of them when
+	// its port is 0).
 	PRuntime    string
 	RuntimeAddr string
-	Logger      *slog.Logger
+	// Gatekeepers (at least 1) and Workers (0 for no cluster) are how many runtimes of each
+	// role to run; a resumed home runs at least the ones it already has.
+	Gatekeepers int
+	Workers     int
+	// Logger is nil for no logs.
+	Logger *slog.Logger
 }
 
 // Network is a running development network.
 type Network struct {
-	Node     *node.Node
-	RPC      string
-	Runtime  string
-	Worker   []byte
-	Relayer  keys.AccountID
-	runtime  *exec.Cmd
-	exited   chan error
-	cancel   context.CancelFunc
-	relayed  chan error
-	logFile  *os.File
+	Node *node.Node
+	RPC  string
+	// Measured is the runtimes' measurement (tee.FormatMeasurement).
 	Measured string
+	// Runtimes are the gatekeeper runtimes then the workers, in name order.
+	Runtimes []*Runtime
+	// Gatekeepers is the chain's gatekeeper set and MasterGeneration the newest published
+	// master key generation, as the start left them.
+	Gatekeepers      [][]byte
+	MasterGeneration uint32
+	// Clusters are the clusters of the worker runtimes (usually one; none without workers).
+	Clusters []*registry.Cluster
+
+	log    *slog.Logger
+	chain  *client.Client
+	exited chan *Runtime
 }
 
-// RelayerAccount is the dev account that relays for the dev worker (and operates it).
-const RelayerAccount = "Eve"
-
-// Start builds (or resumes) the home and starts validator, worker and relayer. It returns once
-// the worker is registered.
+// Start builds (or resumes) the home and starts the validator, the runtimes and their
+// relayers, then bootstraps key management. It returns once every gatekeeper runtime holds the
+// master key and every worker runtime holds and has reported its cluster's key.
 func Start(ctx context.Context, o Options) (n *Network, err error) {
+	if o.Gatekeepers < 1 || o.Workers < 0 {
+		return nil, fmt.Errorf("%w: %d gatekeepers and %d workers: want at least 1 gatekeeper and no negative count", ErrOptions, o.Gatekeepers, o.Workers)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	meas, err := sim.MeasureFile(o.PRuntime)
 	if err != nil {
 		return nil, fmt.Errorf("pruntime binary %s: %w (build it: make build)", o.PRuntime, err)
@@ -76,18 +100,15 @@ func Start(ctx context.Context, o Options) (n *Network, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(o.Home, node.ConfigFile)); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(o.Home, 0o700); err != nil {
-			return nil, err
-		}
-		g, err := node.DevGenesisFor(o.ChainID, time.Now(), o.Home)
-		if err != nil {
-			return nil, err
-		}
-		g.State.Registry.Runtimes = append(g.State.Registry.Runtimes, registry.GenesisRuntime{Measurement: measurement, Version: pruntime.Version})
-		if _, err := node.Init(o.Home, o.Config, g); err != nil {
-			return nil, err
-		}
+	rts, err := plan(o.Home, o.Gatekeepers, o.Workers)
+	if err != nil {
+		return nil, err
+	}
+	if err := initHome(o, measurement); err != nil {
+		return nil, err
+	}
+	if got := len(rts); got > o.Gatekeepers+o.Workers {
+		o.Logger.Info("the home has more runtimes than asked: running all of them (a dev home never drops one)", "runtimes", got)
 	}
 	cfg, err := node.LoadConfig(o.Home)
 	if err != nil {
@@ -100,7 +121,7 @@ func Start(ctx context.Context, o Options) (n *Network, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n = &Network{Node: nd, RPC: nd.RPCURL(), Runtime: "http://" + o.RuntimeAddr, Measured: measurement}
+	n = &Network{Node: nd, RPC: nd.RPCURL(), Measured: measurement, log: o.Logger, exited: make(chan *Runtime, len(rts))}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, n.Stop())
@@ -112,126 +133,207 @@ func Start(ctx context.Context, o Options) (n *Network, err error) {
 	if err := nd.WaitHeight(ctx, 2); err != nil {
 		return n, err
 	}
-	c, err := client.New(ctx, n.RPC)
+	if n.chain, err = client.New(ctx, n.RPC); err != nil {
+		return n, err
+	}
+	if err := n.allowRuntime(ctx, meas); err != nil {
+		return n, fmt.Errorf("allow the pruntime build: %w", err)
+	}
+	addrs, err := apiAddrs(o.RuntimeAddr, len(rts))
 	if err != nil {
 		return n, err
 	}
-	if err := allowRuntime(ctx, c, meas); err != nil {
-		return n, err
-	}
-	if err := n.startRuntime(o); err != nil {
-		return n, err
-	}
-	relayer, err := keys.FromURI(keys.Sr25519, "//"+RelayerAccount)
+	operator, err := keys.FromURI(keys.Sr25519, "//"+OperatorAccount)
 	if err != nil {
 		return n, err
 	}
-	n.Relayer = relayer.Public().AccountID()
-	r, err := pherry.New(pherry.Config{NodeURL: n.RPC, PRuntimeURL: n.Runtime, Key: relayer, Logger: o.Logger.With("module", "pherry")})
-	if err != nil {
+	for i, rt := range rts {
+		if err := rt.start(o.PRuntime, addrs[i], simSecret(o.Home), n.exited); err != nil {
+			return n, err
+		}
+		n.Runtimes = append(n.Runtimes, rt)
+	}
+	if err := n.waitServing(ctx); err != nil {
 		return n, err
 	}
-	rctx, cancel := context.WithCancel(context.Background())
-	n.cancel, n.relayed = cancel, make(chan error, 1)
-	go func() { n.relayed <- r.Run(rctx) }()
-	return n, n.waitRegistered(ctx)
+	for _, rt := range n.Runtimes {
+		if err := rt.relay(n.RPC, operator.Public().AccountID(), cfg.Snapshots.Interval > 0, o.Logger); err != nil {
+			return n, err
+		}
+	}
+	if err := n.waitRegistered(ctx); err != nil {
+		return n, err
+	}
+	return n, n.bootstrap(ctx, recordPath(o.Home))
+}
+
+// initHome creates the node home of a new network, its genesis allowing the pruntime build.
+func initHome(o Options, measurement string) error {
+	if _, err := os.Stat(filepath.Join(o.Home, node.ConfigFile)); !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(o.Home, 0o700); err != nil {
+		return err
+	}
+	g, err := node.DevGenesisFor(o.ChainID, time.Now(), o.Home)
+	if err != nil {
+		return err
+	}
+	g.State.Registry.Runtimes = append(g.State.Registry.Runtimes, registry.GenesisRuntime{Measurement: measurement, Version: pruntime.Version})
+	_, err = node.Init(o.Home, o.Config, g)
+	return err
 }
 
 // allowRuntime makes sure the pruntime binary's measurement is allowed: a resumed dev chain may
-// meet a rebuilt binary, which Alice (the dev council) then allows.
-func allowRuntime(ctx context.Context, c *client.Client, meas []byte) error {
+// meet a rebuilt binary, which the council then allows.
+func (n *Network) allowRuntime(ctx context.Context, meas []byte) error {
 	var rts registry.Runtimes
-	if _, err := c.QueryProto(ctx, "/registry/"+registry.QueryRuntimes, nil, &rts); err != nil {
+	if _, err := n.chain.QueryProto(ctx, "/registry/"+registry.QueryRuntimes, nil, &rts); err != nil {
 		return err
 	}
 	for _, rt := range rts.Runtimes {
-		if rt.TeeKind == string(tee.KindSim) && string(rt.Measurement) == string(meas) {
+		if rt.TeeKind == string(tee.KindSim) && bytes.Equal(rt.Measurement, meas) {
 			return nil
 		}
 	}
-	alice, err := keys.FromURI(keys.Sr25519, "//Alice")
-	if err != nil {
-		return err
-	}
-	msg, err := module.Pack(&registry.MsgAllowRuntime{TeeKind: string(tee.KindSim), Measurement: meas, Version: pruntime.Version})
-	if err != nil {
-		return err
-	}
-	res, err := c.Submit(ctx, alice, client.TxOptions{}, &governance.MsgPropose{Messages: []*anypb.Any{msg}, Memo: "phala dev: allow the current pruntime build"})
-	if err != nil {
-		return err
-	}
-	id, _ := res.Attr("proposal_submitted", "proposal_id")
-	var pid uint64
-	fmt.Sscan(id, &pid)
-	res, err = c.Submit(ctx, alice, client.TxOptions{}, &governance.MsgExecute{ProposalId: pid})
-	if err != nil {
-		return err
-	}
-	return res.Err
+	return n.govern(ctx, "phala dev: allow the current pruntime build",
+		&registry.MsgAllowRuntime{TeeKind: string(tee.KindSim), Measurement: meas, Version: pruntime.Version})
 }
 
-func (n *Network) startRuntime(o Options) error {
-	f, err := os.OpenFile(filepath.Join(o.Home, "pruntime.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+// govern has the council (Alice alone) propose msgs and execute them at once.
+func (n *Network) govern(ctx context.Context, memo string, msgs ...proto.Message) error {
+	ctx, cancel := stage(ctx)
+	defer cancel()
+	council, err := keys.FromURI(keys.Sr25519, "//"+councilAccount)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(o.PRuntime, "run", "--data-dir", filepath.Join(o.Home, "pruntime"), "--listen", o.RuntimeAddr,
-		"--sim-secret", filepath.Join(o.Home, node.SimSecretFile), "--checkpoint-interval", "50")
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return fmt.Errorf("start pruntime: %w", err)
+	anys := make([]*anypb.Any, len(msgs))
+	for i, m := range msgs {
+		if anys[i], err = module.Pack(m); err != nil {
+			return err
+		}
 	}
-	n.runtime, n.logFile, n.exited = cmd, f, make(chan error, 1)
-	go func() { n.exited <- cmd.Wait() }()
+	res, err := n.chain.Submit(ctx, council, client.TxOptions{}, &governance.MsgPropose{Messages: anys, Memo: memo})
+	if err != nil {
+		return fmt.Errorf("propose: %w", err)
+	}
+	if res.Err != nil {
+		return fmt.Errorf("propose: %w", res.Err)
+	}
+	id, _ := res.Attr("proposal_submitted", "proposal_id")
+	pid, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		return fmt.Errorf("the proposal's transaction %s names no proposal id (%q)", res.Hash, id)
+	}
+	if res, err = n.chain.Submit(ctx, council, client.TxOptions{}, &governance.MsgExecute{ProposalId: pid}); err != nil {
+		return fmt.Errorf("execute proposal %d: %w", pid, err)
+	}
+	if res.Err != nil {
+		return fmt.Errorf("execute proposal %d: %w", pid, res.Err)
+	}
+	n.log.Info("council executed", "proposal", pid, "memo", memo)
 	return nil
 }
 
-// waitRegistered returns once the worker's own verified state shows it registered.
-func (n *Network) waitRegistered(ctx context.Context) error {
-	rt := apiconnect.NewRuntimeServiceClient(http.DefaultClient, n.Runtime)
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+// waitServing returns once every runtime answers on its API, so that relayers start on live
+// runtimes.
+func (n *Network) waitServing(ctx context.Context) error {
+	ctx, cancel := stage(ctx)
 	defer cancel()
+	for _, rt := range n.Runtimes {
+		err := n.await(ctx, "runtime "+rt.Name+" to serve its API at "+rt.URL, rt.Log, func(ctx context.Context) (bool, error) {
+			_, err := rt.info(ctx)
+			return err == nil, err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitRegistered returns once every runtime's own verified state shows it registered.
+func (n *Network) waitRegistered(ctx context.Context) error {
+	ctx, cancel := stage(ctx)
+	defer cancel()
+	for _, rt := range n.Runtimes {
+		err := n.await(ctx, "runtime "+rt.Name+" to register", rt.Log, func(ctx context.Context) (bool, error) {
+			info, err := rt.info(ctx)
+			if err != nil {
+				return false, err
+			}
+			rt.Identity = info.GetIdentityKey()
+			return info.GetRegistered(), nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stage bounds one stage of the start.
+func stage(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, waitTimeout, fmt.Errorf("%w after %s", ErrTimeout, waitTimeout))
+}
+
+// await polls cond until it holds. A runtime exiting or ctx ending stops it with an error that
+// names what it waited for and the log to read.
+func (n *Network) await(ctx context.Context, what, log string, cond func(context.Context) (bool, error)) error {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	var last error
 	for {
-		info, err := rt.Info(ctx, connect.NewRequest(&api.InfoRequest{}))
-		if err == nil && info.Msg.GetRegistered() {
-			n.Worker = info.Msg.GetIdentityKey()
+		ok, err := cond(ctx)
+		if ok {
 			return nil
+		}
+		if err != nil {
+			last = err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the worker did not register: %w (see pruntime.log in the home)", ctx.Err())
-		case err := <-n.exited:
-			n.runtime = nil
-			return fmt.Errorf("pruntime exited: %v (see pruntime.log in the home)", err)
+			err := context.Cause(ctx)
+			if last != nil {
+				err = fmt.Errorf("%w (last error: %v)", err, last)
+			}
+			return fmt.Errorf("waiting for %s: %w; read %s", what, err, log)
+		case rt := <-n.exited:
+			return fmt.Errorf("waiting for %s: %w: %s (%v); read %s", what, ErrRuntimeExited, rt.Name, rt.exitErr, rt.Log)
 		case <-tick.C:
 		}
 	}
 }
 
-// Stop stops the relayer, the worker (which checkpoints) and the validator.
+// Name is the name of the network's runtime with this identity key, or "".
+func (n *Network) Name(identity []byte) string {
+	for _, rt := range n.Runtimes {
+		if bytes.Equal(rt.Identity, identity) {
+			return rt.Name
+		}
+	}
+	return ""
+}
+
+// Stop stops every relayer, then every runtime (which checkpoints; killed after 30 s), then
+// the validator. Calling it again does nothing.
 func (n *Network) Stop() error {
 	var errs []error
-	if n.cancel != nil {
-		n.cancel()
-		errs = append(errs, <-n.relayed)
+	for _, rt := range n.Runtimes {
+		errs = append(errs, rt.stopRelayer())
 	}
-	if n.runtime != nil && n.runtime.Process != nil {
-		_ = n.runtime.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-n.exited:
-			errs = append(errs, err)
-		case <-time.After(30 * time.Second):
-			_ = n.runtime.Process.Kill()
-			errs = append(errs, errors.New("pruntime did not stop within 30s; killed"))
-		}
-		n.logFile.Close()
+	for _, rt := range n.Runtimes {
+		rt.terminate()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	for _, rt := range n.Runtimes {
+		errs = append(errs, rt.wait(ctx))
 	}
 	if n.Node != nil {
 		errs = append(errs, n.Node.Stop())
+		n.Node = nil
 	}
 	return errors.Join(errs...)
 }

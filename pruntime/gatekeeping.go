@@ -140,16 +140,20 @@ func (r *Runtime) answer(w store.KV, chain store.Reader, t *registry.GatekeeperT
 		}
 		var history []*registry.ClusterKeySecret
 		for g := uint32(1); g <= st.GetGeneration(); g++ {
-			pub, ok := registry.PublishedClusterKey(c, g)
-			if !ok {
-				return nil, signer, fmt.Errorf("cluster %s generation %d is not published", registry.ClusterLabel(c.GetId()), g)
+			// A generation whose publication is still on its way (an earlier task, answered
+			// but not landed) derives from the current master generation, as its answer did.
+			mg := cur.GetGeneration()
+			if pub, ok := registry.PublishedClusterKey(c, g); ok {
+				mg = pub.GetMasterGeneration()
+			} else if g != c.GetGeneration() {
+				return nil, signer, fmt.Errorf("cluster %s generation %d is neither published nor current", registry.ClusterLabel(c.GetId()), g)
 			}
-			master, ok := masterSecret(w, pub.GetMasterGeneration())
+			master, ok := masterSecret(w, mg)
 			if !ok {
 				return nil, signer, nil
 			}
 			ck := gatekeeper.ClusterSecret(master, c.GetId(), g)
-			history = append(history, &registry.ClusterKeySecret{Generation: g, MasterGeneration: pub.GetMasterGeneration(), Secret: ck[:]})
+			history = append(history, &registry.ClusterKeySecret{Generation: g, MasterGeneration: mg, Secret: ck[:]})
 		}
 		to, err := workers(chain, [][]byte{st.GetRecipient()})
 		if err != nil {

@@ -215,18 +215,38 @@ func newTestnetCmd() *cobra.Command {
 func newDevCmd() *cobra.Command {
 	var f nodeFlags
 	var chainID, runtimeBin, runtimeAddr string
+	var gatekeepers, workers int
 	var blockTime time.Duration
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run the whole network for development: validator, worker (simulated TEE), relayer",
+		Short: "Run the whole network for development: validator, gatekeepers, a cluster of workers, relayers",
 		Long: `Starts a single-validator chain whose dev accounts (//Alice..//Ferdie, from the Substrate
-dev phrase) hold 1,000,000 PHA each and whose council is Alice alone; a worker (pruntime with the
-simulated TEE, as a child process, logging to pruntime.log in the home) and its relayer (pherry,
-relaying with //Eve), the worker registering by itself. Without --home everything lives in a
-temporary directory removed on exit; with --home it resumes where it stopped.`,
+dev phrase) hold 1,000,000 PHA each and whose council is Alice alone, and pRuntimes with the
+simulated TEE (child processes), each with its relayer (pherry, in process): gk1, gk2, ...
+(--gatekeepers) and worker1, worker2, ... (--workers). Once they have registered, Alice makes the
+gk runtimes gatekeepers (gk1 creates the master key, the others receive it) and puts the workers
+in a cluster (they receive its key and report it deployed); the banner is printed when every
+runtime holds its keys.
+
+The first runtime's API listens on --pruntime-laddr, the others on the following ports (or
+free ones). Each runtime keeps its data in <home>/pruntime/<name> and logs to
+<home>/pruntime-<name>.log; relayers sign with //Eve, //Ferdie, //Dave, //Charlie, //Bob in turn
+and //Eve operates every runtime.
+
+Without --home everything lives in a temporary directory removed on exit; with --home it
+resumes where it stopped, running every runtime the home has plus new ones up to the numbers
+asked (it never removes one) and doing only the key setup the chain lacks.`,
+		Example: `  phala dev
+  phala dev --home ./devchain --gatekeepers 2 --workers 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			home := f.home
+			if gatekeepers < 1 || workers < 0 {
+				return fmt.Errorf("--gatekeepers %d --workers %d: a dev network needs at least one gatekeeper, and 0 or more workers", gatekeepers, workers)
+			}
+			home, err := filepath.Abs(f.home) // the banner's paths work from any directory
+			if err != nil {
+				return err
+			}
 			if !cmd.Flags().Changed("home") {
 				dir, err := os.MkdirTemp("", "phala-dev-")
 				if err != nil {
@@ -236,7 +256,6 @@ temporary directory removed on exit; with --home it resumes where it stopped.`,
 				home = dir
 			}
 			if runtimeBin == "" {
-				var err error
 				if runtimeBin, err = findPRuntime(); err != nil {
 					return err
 				}
@@ -255,7 +274,8 @@ temporary directory removed on exit; with --home it resumes where it stopped.`,
 			}
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
-			n, err := devnet.Start(ctx, devnet.Options{Home: home, ChainID: chainID, Config: cfg, PRuntime: runtimeBin, RuntimeAddr: runtimeAddr, Logger: logger})
+			n, err := devnet.Start(ctx, devnet.Options{Home: home, ChainID: chainID, Config: cfg, PRuntime: runtimeBin, RuntimeAddr: runtimeAddr,
+				Gatekeepers: gatekeepers, Workers: workers, Logger: logger})
 			if err != nil {
 				return err
 			}
@@ -271,7 +291,9 @@ temporary directory removed on exit; with --home it resumes where it stopped.`,
 	cmd.Flags().StringVar(&chainID, "chain-id", "phala-dev", "chain id")
 	cmd.Flags().DurationVar(&blockTime, "block-time", 500*time.Millisecond, "pause after each block (blocks come at most about this far apart)")
 	cmd.Flags().StringVar(&runtimeBin, "pruntime", "", "the pruntime binary (default: next to this one, else on PATH)")
-	cmd.Flags().StringVar(&runtimeAddr, "pruntime-laddr", "127.0.0.1:8000", "the worker's API address")
+	cmd.Flags().StringVar(&runtimeAddr, "pruntime-laddr", "127.0.0.1:8000", "the first runtime's API address; the others take the following ports, or free ones")
+	cmd.Flags().IntVar(&gatekeepers, "gatekeepers", 1, "gatekeeper runtimes (at least 1): they hold the master key")
+	cmd.Flags().IntVar(&workers, "workers", 1, "worker runtimes, forming one cluster (0: no cluster)")
 	return cmd
 }
 
@@ -305,22 +327,45 @@ Dev accounts (sr25519; %s each):
 	for _, d := range devs {
 		fmt.Fprintf(w, "  %-8s %-9s %s\n", strings.ToLower(d.Name), d.URI, d.Key.Public().AccountID())
 	}
-	fmt.Fprintf(w, `
-Worker (simulated TEE, measurement %s):
-  identity  %x
-  API       %s   (log: %s)
-  relayer   pherry, as //%s
-`, n.Measured, n.Worker, n.Runtime, filepath.Join(home, "pruntime.log"), devnet.RelayerAccount)
+	fmt.Fprintf(w, "\nRuntimes (pRuntime, simulated TEE, measurement %s; operated by //%s):\n", n.Measured, devnet.OperatorAccount)
+	for _, rt := range n.Runtimes {
+		role := "worker"
+		if rt.Gatekeeper {
+			role = "gatekeeper"
+		}
+		fmt.Fprintf(w, "  %-8s %-10s identity %x\n", rt.Name, role, rt.Identity)
+		fmt.Fprintf(w, "  %-8s API %s  log %s  relayer //%s\n", "", rt.URL, rt.Log, rt.Relayer)
+	}
+	named := func(id []byte) string {
+		if name := n.Name(id); name != "" {
+			return name
+		}
+		return "(not run here)"
+	}
+	fmt.Fprintf(w, "\nGatekeepers (master key generation %d):\n", n.MasterGeneration)
+	for _, id := range n.Gatekeepers {
+		fmt.Fprintf(w, "  %-14s %x\n", named(id), id)
+	}
+	for _, c := range n.Clusters {
+		fmt.Fprintf(w, "\nCluster %s (key generation %d, id %x):\n", registry.ClusterLabel(c.GetId()), c.GetGeneration(), c.GetId())
+		for _, id := range c.GetWorkers() {
+			fmt.Fprintf(w, "  %-14s %x\n", named(id), id)
+		}
+	}
 	fmt.Fprintf(w, `
 Try, in another terminal:
   export PATH=$PWD/bin:$PATH PHALA_KEYRING_BACKEND=test
   phala keys import alice //Alice
   phala tx transfer --from alice --to %s --amount 1.5PHA
   phala query balance %s --prove
+  phala worker list
   phala worker ping --from alice
-
-Press Ctrl-C to stop.
+  phala gatekeeper list
 `, devs[1].Key.Public().AccountID(), devs[1].Key.Public().AccountID())
+	if len(n.Clusters) > 0 {
+		fmt.Fprintf(w, "  phala cluster show %s\n", registry.ClusterLabel(n.Clusters[0].GetId()))
+	}
+	fmt.Fprint(w, "\nPress Ctrl-C to stop.\n")
 	return nil
 }
 

@@ -76,7 +76,9 @@ func TestReadmeWalkthrough(t *testing.T) {
 	for _, want := range []string{
 		"committed in block",
 		"1.5 PHA\nverified: Merkle proof at height",
-		`"nonce": 1`,
+		`"nonce": 0`,
+		"master key generation 1",
+		"holds generation 1",
 		"chain:        phala-dev",
 		"fee per byte:    500000",
 		"answered in block",

@@ -1,0 +1,421 @@
+package devnet
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/phala-go/phala/chain/modules/registry"
+	"github.com/phala-go/phala/client"
+	"github.com/phala-go/phala/node"
+)
+
+// pruntimeBin is the runtime binary the networks run, built by TestMain.
+var pruntimeBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "devnet-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pruntimeBin = filepath.Join(dir, "pruntime")
+	build := exec.Command("go", "build", "-o", pruntimeBin, "github.com/phala-go/phala/cmd/pruntime")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building pruntime:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// testOptions are a network on free loopback ports with fast blocks, logging to the file
+// returned, which is shown when the test fails.
+func testOptions(t *testing.T, home string, gatekeepers, workers int) (Options, string) {
+	t.Helper()
+	ports, err := node.FreePorts(2)
+	require.NoError(t, err)
+	cfg := node.DefaultConfig()
+	cfg.Moniker = "devnet-test"
+	cfg.P2P.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", ports[0])
+	cfg.P2P.Local = true
+	cfg.RPC.ListenAddress = fmt.Sprintf("tcp://127.0.0.1:%d", ports[1])
+	cfg.Consensus.TimeoutCommit = 250 * time.Millisecond
+	cfg.Consensus.TimeoutPropose = 250 * time.Millisecond
+	cfg.Snapshots.Interval = 20 // runtimes added to a resumed home fast-sync
+	logPath := filepath.Join(t.TempDir(), "devnet.log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		f.Close()
+		if t.Failed() {
+			for _, p := range append([]string{logPath}, globLogs(home)...) {
+				t.Logf("--- end of %s ---\n%s", p, tail(p))
+			}
+		}
+	})
+	return Options{
+		Home: home, ChainID: "devnet-test", Config: cfg, PRuntime: pruntimeBin, RuntimeAddr: "127.0.0.1:0",
+		Gatekeepers: gatekeepers, Workers: workers,
+		Logger: slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	}, logPath
+}
+
+func globLogs(home string) []string {
+	logs, _ := filepath.Glob(filepath.Join(home, "pruntime-*.log"))
+	return logs
+}
+
+func tail(path string) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
+
+// chainView is what the chain says about key management.
+type chainView struct {
+	gatekeepers [][]byte
+	master      []uint32
+	senders     [][]byte // of each master key generation
+	tasks       *registry.GatekeeperTasks
+	clusters    []*registry.Cluster
+}
+
+func viewChain(t *testing.T, ctx context.Context, rpc string) chainView {
+	t.Helper()
+	c, err := client.New(ctx, rpc)
+	require.NoError(t, err)
+	var gks registry.Gatekeepers
+	var master registry.MasterKeys
+	var tasks registry.GatekeeperTasks
+	var clusters registry.Clusters
+	_, err = c.QueryProto(ctx, "/registry/"+registry.QueryGatekeepers, nil, &gks)
+	require.NoError(t, err)
+	_, err = c.QueryProto(ctx, "/registry/"+registry.QueryMasterKeys, nil, &master)
+	require.NoError(t, err)
+	_, err = c.QueryProto(ctx, "/registry/"+registry.QueryTasks, nil, &tasks)
+	require.NoError(t, err)
+	_, err = c.QueryProto(ctx, "/registry/"+registry.QueryClusters, nil, &clusters)
+	require.NoError(t, err)
+	v := chainView{gatekeepers: gks.GetWorkers(), tasks: &tasks, clusters: clusters.GetClusters()}
+	for _, m := range master.GetGenerations() {
+		v.master = append(v.master, m.GetGeneration())
+		v.senders = append(v.senders, m.GetSender())
+	}
+	return v
+}
+
+func identities(rts []*Runtime, gatekeepers bool) [][]byte {
+	var ids [][]byte
+	for _, rt := range rts {
+		if rt.Gatekeeper == gatekeepers {
+			ids = append(ids, rt.Identity)
+		}
+	}
+	return ids
+}
+
+// checkKeys checks that every gatekeeper runtime holds master key generation 1 and every worker
+// runtime holds cluster 1's key, as the runtimes themselves report.
+func checkKeys(t *testing.T, ctx context.Context, n *Network) {
+	t.Helper()
+	for _, rt := range n.Runtimes {
+		info, err := rt.info(ctx)
+		require.NoError(t, err)
+		require.True(t, info.GetRegistered(), rt.Name)
+		require.Equal(t, rt.Gatekeeper, info.GetGatekeeper(), rt.Name)
+		if rt.Gatekeeper {
+			require.EqualValues(t, 1, info.GetMasterGeneration(), rt.Name)
+			continue
+		}
+		require.Len(t, info.GetClusters(), 1, rt.Name)
+		require.Equal(t, registry.ClusterID(1), info.GetClusters()[0].GetCluster(), rt.Name)
+		require.Equal(t, []uint32{1}, info.GetClusters()[0].GetGenerations(), rt.Name)
+	}
+}
+
+// TestStartBootstrapsKeysOnce starts two gatekeepers and two workers: the first gatekeeper
+// creates the master key, the second receives it, the workers form a cluster and deploy its
+// key. A restart on the same home (asking for fewer runtimes) runs all four again and redoes
+// nothing; a later one asking for more adds them without undoing what the council changed.
+func TestStartBootstrapsKeysOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	home := t.TempDir()
+
+	start := time.Now()
+	o, _ := testOptions(t, home, 2, 2)
+	n, err := Start(ctx, o)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = n.Stop() })
+	t.Logf("first start: %s", time.Since(start))
+
+	names := make([]string, len(n.Runtimes))
+	relayers := map[string]bool{}
+	urls := map[string]bool{}
+	for i, rt := range n.Runtimes {
+		names[i] = rt.Name
+		relayers[rt.Relayer], urls[rt.URL] = true, true
+		require.Len(t, rt.Identity, 32)
+		require.Equal(t, filepath.Join(home, "pruntime-"+rt.Name+".log"), rt.Log)
+		require.Equal(t, filepath.Join(home, "pruntime", rt.Name), rt.DataDir)
+		require.NotEqual(t, councilAccount, rt.Relayer)
+	}
+	require.Equal(t, []string{"gk1", "gk2", "worker1", "worker2"}, names)
+	require.Len(t, relayers, 4, "one relayer account per runtime")
+	require.Len(t, urls, 4)
+
+	v := viewChain(t, ctx, n.RPC)
+	gks, workers := identities(n.Runtimes, true), identities(n.Runtimes, false)
+	require.Equal(t, gks, v.gatekeepers, "both gatekeepers, in order")
+	require.Equal(t, []uint32{1}, v.master)
+	require.Equal(t, gks[:1], v.senders, "gk1 created the master key")
+	require.Empty(t, v.tasks.GetPending())
+	require.Len(t, v.clusters, 1)
+	c := v.clusters[0]
+	require.Equal(t, registry.ClusterID(1), c.GetId())
+	require.Equal(t, workers, c.GetWorkers())
+	require.EqualValues(t, 1, c.GetGeneration())
+	require.Len(t, c.GetKeys(), 1)
+	require.Len(t, c.GetDeployed(), 2)
+	for _, d := range c.GetDeployed() {
+		require.EqualValues(t, 1, d.GetGeneration())
+		require.True(t, containsKey(workers, d.GetWorker()))
+	}
+	require.Equal(t, gks, n.Gatekeepers)
+	require.EqualValues(t, 1, n.MasterGeneration)
+	require.Len(t, n.Clusters, 1)
+	require.Equal(t, workers, n.Clusters[0].GetWorkers())
+	require.Equal(t, "worker2", n.Name(workers[1]))
+	require.Empty(t, n.Name(make([]byte, 32)))
+	checkKeys(t, ctx, n)
+
+	rec, err := loadRecord(recordPath(home))
+	require.NoError(t, err)
+	require.Equal(t, []string{hex.EncodeToString(gks[0]), hex.EncodeToString(gks[1])}, rec.Gatekeepers)
+	require.Equal(t, []string{hex.EncodeToString(workers[0]), hex.EncodeToString(workers[1])}, rec.ClusterWorkers)
+
+	require.NoError(t, n.Stop())
+
+	// Resumed with fewer runtimes asked than the home has: all four come back, nothing is redone.
+	start = time.Now()
+	o, _ = testOptions(t, home, 1, 1)
+	again, err := Start(ctx, o)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = again.Stop() })
+	t.Logf("restart: %s", time.Since(start))
+	for i, rt := range again.Runtimes {
+		require.Equal(t, names[i], rt.Name)
+		require.Equal(t, n.Runtimes[i].Identity, rt.Identity, rt.Name)
+	}
+	w := viewChain(t, ctx, again.RPC)
+	require.Equal(t, v.gatekeepers, w.gatekeepers)
+	require.Equal(t, v.master, w.master)
+	require.Equal(t, v.tasks.GetNext(), w.tasks.GetNext(), "no gatekeeper task was set again")
+	require.Len(t, w.clusters, 1)
+	require.Equal(t, c.GetWorkers(), w.clusters[0].GetWorkers())
+	require.Equal(t, c.GetGeneration(), w.clusters[0].GetGeneration())
+	checkKeys(t, ctx, again)
+
+	// The council removes worker2 from the cluster: the key moves to generation 2.
+	require.NoError(t, again.govern(ctx, "test: remove worker2", &registry.MsgRemoveClusterWorker{Cluster: registry.ClusterID(1), Worker: workers[1]}))
+	require.NoError(t, again.waitClusterKeys(ctx, again.Runtimes[2:3]))
+	require.NoError(t, again.Stop())
+
+	// Resumed with more runtimes: gk3 joins the gatekeepers and worker3 the cluster; worker2
+	// stays out, as governance left it. Six runtimes share five relayer accounts.
+	start = time.Now()
+	o, logPath := testOptions(t, home, 3, 3)
+	more, err := Start(ctx, o)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = more.Stop() })
+	t.Logf("restart with two more runtimes: %s", time.Since(start))
+	names = nil
+	for _, rt := range more.Runtimes {
+		names = append(names, rt.Name)
+	}
+	require.Equal(t, []string{"gk1", "gk2", "gk3", "worker1", "worker2", "worker3"}, names)
+	require.Equal(t, more.Runtimes[0].Relayer, more.Runtimes[5].Relayer)
+	gk3, w1, w2, w3 := more.Runtimes[2], more.Runtimes[3], more.Runtimes[4], more.Runtimes[5]
+	x := viewChain(t, ctx, more.RPC)
+	require.Equal(t, append(slices.Clone(gks), gk3.Identity), x.gatekeepers)
+	require.Equal(t, []uint32{1}, x.master)
+	require.Len(t, x.clusters, 1)
+	require.Equal(t, [][]byte{w1.Identity, w3.Identity}, x.clusters[0].GetWorkers())
+	require.EqualValues(t, 2, x.clusters[0].GetGeneration())
+	require.Equal(t, x.clusters[0].GetWorkers(), more.Clusters[0].GetWorkers())
+	for _, rt := range more.Runtimes {
+		info, err := rt.info(ctx)
+		require.NoError(t, err)
+		switch rt {
+		case gk3:
+			require.EqualValues(t, 1, info.GetMasterGeneration())
+		case w1, w3:
+			require.Contains(t, info.GetClusters()[0].GetGenerations(), uint32(2), rt.Name)
+		case w2:
+			require.Equal(t, []uint32{1}, info.GetClusters()[0].GetGenerations(), "a removed worker gets no later key")
+		}
+	}
+	logs, err := os.ReadFile(logPath)
+	require.NoError(t, err)
+	for _, name := range []string{"gk3", "worker3"} {
+		require.Regexp(t, `msg="fast sync" module=pherry runtime=`+name+` snapshot_height=\d+`, string(logs), "a new runtime starts from a snapshot")
+	}
+	rec, err = loadRecord(recordPath(home))
+	require.NoError(t, err)
+	require.Len(t, rec.Gatekeepers, 3)
+	require.Equal(t, []string{hex.EncodeToString(workers[0]), hex.EncodeToString(workers[1]), hex.EncodeToString(w3.Identity)}, rec.ClusterWorkers)
+	require.NoError(t, more.Stop())
+}
+
+func TestStartRefusesBadOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		gatekeepers, workers int
+	}{
+		{"no gatekeeper", 0, 1},
+		{"negative workers", 1, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			home := filepath.Join(t.TempDir(), "home")
+			_, err := Start(context.Background(), Options{Home: home, PRuntime: pruntimeBin, RuntimeAddr: "127.0.0.1:0", Gatekeepers: tc.gatekeepers, Workers: tc.workers})
+			require.ErrorIs(t, err, ErrOptions)
+			_, err = os.Stat(home)
+			require.ErrorIs(t, err, os.ErrNotExist, "a refused start creates nothing")
+		})
+	}
+}
+
+func TestPlan(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		dirs, files          []string
+		gatekeepers, workers int
+		want                 []string
+	}{
+		{"new home", nil, nil, 1, 1, []string{"gk1", "worker1"}},
+		{"no workers", nil, nil, 2, 0, []string{"gk1", "gk2"}},
+		{"more asked than the home has", []string{"gk1", "worker1"}, nil, 2, 3, []string{"gk1", "gk2", "worker1", "worker2", "worker3"}},
+		{"fewer asked than the home has", []string{"gk1", "gk2", "worker1", "worker2"}, nil, 1, 0, []string{"gk1", "gk2", "worker1", "worker2"}},
+		{"a gap is filled", []string{"gk3"}, nil, 1, 0, []string{"gk1", "gk2", "gk3"}},
+		{"other entries are ignored", []string{"gk01", "gkx", "workers", "worker0"}, []string{"gk7", "devnet.json"}, 1, 1, []string{"gk1", "worker1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			home := t.TempDir()
+			for _, d := range tc.dirs {
+				require.NoError(t, os.MkdirAll(filepath.Join(home, runtimesDir, d), 0o700))
+			}
+			for _, f := range tc.files {
+				require.NoError(t, os.MkdirAll(filepath.Join(home, runtimesDir), 0o700))
+				require.NoError(t, os.WriteFile(filepath.Join(home, runtimesDir, f), nil, 0o600))
+			}
+			rts, err := plan(home, tc.gatekeepers, tc.workers)
+			require.NoError(t, err)
+			var got []string
+			for i, rt := range rts {
+				got = append(got, rt.Name)
+				require.Equal(t, strings.HasPrefix(rt.Name, gatekeeperPrefix), rt.Gatekeeper)
+				require.Equal(t, relayerAccounts[i%len(relayerAccounts)], rt.Relayer)
+				require.Equal(t, filepath.Join(home, runtimesDir, rt.Name), rt.DataDir)
+				require.Equal(t, filepath.Join(home, "pruntime-"+rt.Name+".log"), rt.Log)
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestPlanRefusesAnOldHome(t *testing.T) {
+	home := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(home, legacyLog), nil, 0o600))
+	_, err := plan(home, 1, 1)
+	require.ErrorIs(t, err, ErrOldHome)
+	require.NoDirExists(t, filepath.Join(home, runtimesDir), "nothing moved or created")
+}
+
+func TestRelayersAreDistinctUpToFive(t *testing.T) {
+	rts, err := plan(t.TempDir(), 2, 4)
+	require.NoError(t, err)
+	var first5 []string
+	for _, rt := range rts[:5] {
+		require.NotEqual(t, councilAccount, rt.Relayer)
+		require.False(t, slices.Contains(first5, rt.Relayer))
+		first5 = append(first5, rt.Relayer)
+	}
+	require.Equal(t, OperatorAccount, rts[0].Relayer, "the first runtime relays as before")
+	require.Equal(t, rts[0].Relayer, rts[5].Relayer, "the sixth shares the first one's account")
+}
+
+func TestAPIAddrs(t *testing.T) {
+	t.Run("free ports when the port is 0", func(t *testing.T) {
+		addrs, err := apiAddrs("127.0.0.1:0", 4)
+		require.NoError(t, err)
+		require.Len(t, addrs, 4)
+		for i, a := range addrs {
+			require.True(t, strings.HasPrefix(a, "127.0.0.1:"), a)
+			require.NotContains(t, addrs[:i], a)
+		}
+	})
+	t.Run("the following ports, skipping a taken one", func(t *testing.T) {
+		ports, err := node.FreePorts(1)
+		require.NoError(t, err)
+		base := ports[0]
+		taken, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+1))
+		if err == nil {
+			defer taken.Close()
+		}
+		addrs, err := apiAddrs(fmt.Sprintf("127.0.0.1:%d", base), 3)
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprintf("127.0.0.1:%d", base), addrs[0])
+		require.NotEqual(t, fmt.Sprintf("127.0.0.1:%d", base+1), addrs[1], "taken")
+		require.NotEqual(t, addrs[1], addrs[2])
+	})
+	t.Run("the first address taken", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer l.Close()
+		_, err = apiAddrs(l.Addr().String(), 2)
+		require.Error(t, err)
+	})
+	t.Run("a bad address", func(t *testing.T) {
+		_, err := apiAddrs("localhost", 1)
+		require.Error(t, err)
+	})
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), recordFile)
+	r, err := loadRecord(path)
+	require.NoError(t, err)
+	require.Empty(t, r.Gatekeepers)
+	id := bytes.Repeat([]byte{7}, 32)
+	note(&r.Gatekeepers, id)
+	note(&r.Gatekeepers, id)
+	note(&r.ClusterWorkers, id)
+	require.NoError(t, r.save(path))
+	back, err := loadRecord(path)
+	require.NoError(t, err)
+	require.Equal(t, r, back)
+	require.True(t, noted(back.Gatekeepers, id))
+	require.False(t, noted(back.Gatekeepers, make([]byte, 32)))
+
+	require.NoError(t, os.WriteFile(path, []byte("{"), 0o600))
+	_, err = loadRecord(path)
+	require.Error(t, err)
+}
