@@ -48,6 +48,10 @@ type Config struct {
 	Logger     *slog.Logger
 	// Terminal, when set, receives a progress line redrawn in place.
 	Terminal io.Writer
+	// Endpoint is the worker's public query URL (pruntime run --query-listen, as clients reach
+	// it): once the worker is registered, the runtime publishes it on chain whenever the chain's
+	// record differs. Empty publishes nothing.
+	Endpoint string
 }
 
 // Relayer connects one node and one pRuntime.
@@ -61,6 +65,8 @@ type Relayer struct {
 	pipe     *pipeline
 	// registerDeferred is set while the runtime asks to sync before it registers.
 	registerDeferred bool
+	// endpointErr is the last failure to publish the endpoint, logged once.
+	endpointErr string
 }
 
 // New prepares a relayer; it connects lazily, so it can start before the node or runtime.
@@ -76,6 +82,9 @@ func New(cfg Config) (*Relayer, error) {
 	}
 	if cfg.Collateral == nil {
 		cfg.Collateral = &collateral.Fetcher{}
+	}
+	if err := registry.ValidateEndpoint(cfg.Endpoint); err != nil {
+		return nil, fmt.Errorf("query endpoint: %w", err)
 	}
 	httpc := &http.Client{Timeout: 5 * time.Minute}
 	return &Relayer{
@@ -204,6 +213,9 @@ func (r *Relayer) step(ctx context.Context) (caughtUp bool, err error) {
 		r.registerDeferred = true
 	} else {
 		r.registerDeferred = false
+	}
+	if r.cfg.Endpoint != "" && info.GetRegistered() {
+		r.publishEndpoint(ctx)
 	}
 	st, err := r.chain.Status(ctx)
 	if err != nil {
@@ -345,6 +357,20 @@ func (r *Relayer) ensureRegistered(ctx context.Context, info *api.InfoResponse) 
 	}
 	r.log.Info("worker registered", "identity", fmt.Sprintf("%x", info.GetIdentityKey()), "height", res.Height)
 	return nil
+}
+
+// publishEndpoint has the runtime publish the query endpoint if the chain's record differs (a
+// re-registration may have reset it). A failure does not stop relaying.
+func (r *Relayer) publishEndpoint(ctx context.Context) {
+	resp, err := r.runtime.SetEndpoint(ctx, connect.NewRequest(&api.SetEndpointRequest{Url: r.cfg.Endpoint}))
+	switch {
+	case err != nil && err.Error() != r.endpointErr:
+		r.endpointErr = err.Error()
+		r.log.Warn("cannot publish the query endpoint; retrying", "url", r.cfg.Endpoint, "err", err)
+	case err == nil && resp.Msg.GetSent():
+		r.endpointErr = ""
+		r.log.Info("query endpoint sent to the chain", "url", r.cfg.Endpoint)
+	}
 }
 
 // submit sends a transaction, retrying when the nonce raced with another transaction of the

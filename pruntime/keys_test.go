@@ -29,7 +29,7 @@ import (
 // keyNet is a chain with named runtimes that see every block, and a relayer that delivers
 // their egress (the first copy of each sequence number, as the fastest relayer would).
 type keyNet struct {
-	t         *testing.T
+	t         testing.TB
 	w         *world
 	rts       map[string]*Runtime
 	dirs      map[string]string
@@ -59,7 +59,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func newKeyNet(t *testing.T) *keyNet {
+func newKeyNet(t testing.TB) *keyNet {
 	return &keyNet{t: t, w: newWorld(t), rts: map[string]*Runtime{}, dirs: map[string]string{}, regs: map[string]*prometheus.Registry{}, logs: &lockedBuffer{}}
 }
 

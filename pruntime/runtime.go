@@ -97,6 +97,8 @@ type Runtime struct {
 	engine  *vm.Engine
 	codesMu sync.Mutex
 	codes   map[string]*vm.Code
+	// replay remembers the nonces of live signed queries.
+	replay *replayCache
 }
 
 // SnapshotHeight is the height of the state snapshot the runtime fast-synced from, 0 if it
@@ -145,7 +147,7 @@ func Open(cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	r := &Runtime{cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Metrics), fileKey: fileKey, dbKey: dbKey, keys: keys, meas: meas,
-		engine: engine, codes: map[string]*vm.Code{}}
+		engine: engine, codes: map[string]*vm.Code{}, replay: newReplayCache(maxNoncesPerSigner, maxNonces)}
 	b, err := fileKey.ReadFile(filepath.Join(cfg.DataDir, initFile), "init")
 	switch {
 	case errors.Is(err, os.ErrNotExist):

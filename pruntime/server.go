@@ -99,3 +99,11 @@ func (s *server) Handover(_ context.Context, req *connect.Request[api.HandoverRe
 	}
 	return connect.NewResponse(resp), nil
 }
+
+func (s *server) SetEndpoint(_ context.Context, req *connect.Request[api.SetEndpointRequest]) (*connect.Response[api.SetEndpointResponse], error) {
+	resp, err := s.r.SetEndpoint(req.Msg.GetUrl())
+	if err != nil {
+		return nil, queryCode(err)
+	}
+	return connect.NewResponse(resp), nil
+}

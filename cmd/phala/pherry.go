@@ -13,7 +13,7 @@ import (
 )
 
 func newPherryCmd(g *globals) *cobra.Command {
-	var from, runtimeURL, operator, cacheDir, logLevel, logFormat string
+	var from, runtimeURL, operator, cacheDir, logLevel, logFormat, endpoint string
 	var fastSync bool
 	var batch int
 	cmd := &cobra.Command{
@@ -33,7 +33,7 @@ func newPherryCmd(g *globals) *cobra.Command {
 			}
 			cfg := pherry.Config{
 				NodeURL: g.node, PRuntimeURL: runtimeURL, Key: key, FastSync: fastSync, Batch: batch,
-				Collateral: &collateral.Fetcher{CacheDir: cacheDir}, Logger: logger.With("module", "pherry"),
+				Collateral: &collateral.Fetcher{CacheDir: cacheDir}, Logger: logger.With("module", "pherry"), Endpoint: endpoint,
 			}
 			if operator != "" {
 				if cfg.Operator, err = keys.ParseAccountID(operator); err != nil {
@@ -58,6 +58,8 @@ func newPherryCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&operator, "operator", "", "the worker's operator account (default: the relayer account)")
 	cmd.Flags().BoolVar(&fastSync, "fast-sync", false, "start a fresh worker from the node's newest state snapshot")
 	cmd.Flags().IntVar(&batch, "batch", 50, "blocks per runtime call")
+	cmd.Flags().StringVar(&endpoint, "endpoint", "",
+		"the worker's public query URL as clients reach it (what pruntime run --query-listen serves, e.g. https://worker.example.com:8100): published on chain once the worker is registered")
 	cmd.Flags().StringVar(&cacheDir, "collateral-cache", "", "directory caching Intel PCS / AMD KDS collateral (TDX, SEV-SNP)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text or json")

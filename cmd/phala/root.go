@@ -51,7 +51,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newInitCmd(), newNodeCmd(), newTestnetCmd(), newDevCmd(),
 		newKeysCmd(g), newTxCmd(g), newQueryCmd(g), newGovCmd(g), newStatusCmd(g),
-		newRuntimeCmd(g), newWorkerCmd(g), newGatekeeperCmd(g), newClusterCmd(g), newPherryCmd(g),
+		newRuntimeCmd(g), newWorkerCmd(g), newGatekeeperCmd(g), newClusterCmd(g), newContractCmd(g), newPherryCmd(g),
 		newBenchCmd(),
 	)
 	return root

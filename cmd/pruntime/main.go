@@ -106,7 +106,7 @@ func newMeasureCmd() *cobra.Command {
 
 func newRunCmd() *cobra.Command {
 	var f teeFlags
-	var dataDir, listen, metrics, logLevel, logFormat, handoverFrom string
+	var dataDir, listen, queryListen, metrics, logLevel, logFormat, handoverFrom string
 	var interval int64
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -133,13 +133,15 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = serve(ctx, logger, rt, listen, metrics)
+			err = serve(ctx, logger, rt, listen, queryListen, metrics)
 			return errors.Join(err, rt.Close())
 		},
 	}
 	f.add(cmd)
 	cmd.Flags().StringVar(&dataDir, "data-dir", "pruntime-data", "where the runtime keeps its sealed keys, state and checkpoints")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8000", "runtime API address (keep it local: only the host's relayer should reach it)")
+	cmd.Flags().StringVar(&queryListen, "query-listen", "",
+		"public address serving signed, encrypted contract queries to users, e.g. 0.0.0.0:8100 (empty: off); publish its URL with phala pherry --endpoint")
 	cmd.Flags().StringVar(&metrics, "metrics", "", "Prometheus metrics address, e.g. 127.0.0.1:8001 (empty: off)")
 	cmd.Flags().Int64Var(&interval, "checkpoint-interval", 100, "blocks between sealed checkpoints")
 	cmd.Flags().StringVar(&handoverFrom, "handover-from", "",
@@ -181,7 +183,7 @@ func fetchCollateral(ctx context.Context, ev tee.Evidence) ([]byte, error) {
 	return col.MarshalBinary()
 }
 
-func serve(ctx context.Context, logger *slog.Logger, rt *pruntime.Runtime, listen, metrics string) error {
+func serve(ctx context.Context, logger *slog.Logger, rt *pruntime.Runtime, listen, queryListen, metrics string) error {
 	mux := http.NewServeMux()
 	mux.Handle(pruntime.Handler(rt))
 	ln, err := net.Listen("tcp", listen)
@@ -189,9 +191,9 @@ func serve(ctx context.Context, logger *slog.Logger, rt *pruntime.Runtime, liste
 		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ln) }()
-	var msrv *http.Server
+	var msrv, qsrv *http.Server
 	if metrics != "" {
 		mln, err := net.Listen("tcp", metrics)
 		if err != nil {
@@ -200,9 +202,27 @@ func serve(ctx context.Context, logger *slog.Logger, rt *pruntime.Runtime, liste
 		msrv = &http.Server{Handler: promhttp.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- msrv.Serve(mln) }()
 	}
+	queryURL := ""
+	if queryListen != "" {
+		qln, err := net.Listen("tcp", queryListen)
+		if err != nil {
+			err = errors.Join(err, srv.Close())
+			if msrv != nil {
+				err = errors.Join(err, msrv.Close())
+			}
+			return err
+		}
+		// The public listener serves the query API only, with tight limits: anyone may call it.
+		qmux := http.NewServeMux()
+		qmux.Handle(pruntime.QueryHandler(rt))
+		qsrv = &http.Server{Handler: qmux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: pruntime.QueryTimeout + 20*time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
+		go func() { errc <- qsrv.Serve(qln) }()
+		queryURL = "http://" + qln.Addr().String()
+	}
 	info := rt.Info()
-	logger.Info("pruntime serving", "api", "http://"+ln.Addr().String(), "tee", info.TeeKind, "identity", fmt.Sprintf("%x", info.IdentityKey),
-		"verified_height", info.VerifiedHeight)
+	logger.Info("pruntime serving", "api", "http://"+ln.Addr().String(), "queries", queryURL, "tee", info.TeeKind,
+		"identity", fmt.Sprintf("%x", info.IdentityKey), "verified_height", info.VerifiedHeight)
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -213,8 +233,10 @@ func serve(ctx context.Context, logger *slog.Logger, rt *pruntime.Runtime, liste
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdown)
-	if msrv != nil {
-		err = errors.Join(err, msrv.Shutdown(shutdown))
+	for _, s := range []*http.Server{msrv, qsrv} {
+		if s != nil {
+			err = errors.Join(err, s.Shutdown(shutdown))
+		}
 	}
 	logger.Info("pruntime stopped")
 	return err

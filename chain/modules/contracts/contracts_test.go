@@ -260,7 +260,7 @@ func TestExecuteChecks(t *testing.T) {
 		"plain refused":    {&MsgExecute{Contract: ct.GetId(), Payload: []byte(`{"x":{}}`), GasLimit: 1}, ErrPlainRefused},
 		"stale key":        {&MsgExecute{Contract: ct.GetId(), Payload: env, Encrypted: true, KeyGeneration: 1, GasLimit: 1}, ErrStaleKey},
 		"too much gas":     {&MsgExecute{Contract: ct.GetId(), Payload: env, Encrypted: true, KeyGeneration: 2, GasLimit: 20_000_000_000}, ErrGasLimit},
-		"far too much gas":       {&MsgExecute{Contract: ct.GetId(), Payload: env, Encrypted: true, KeyGeneration: 2, GasLimit: 9_000_000_000_000_000_000}, ErrGasLimit},
+		"far too much gas": {&MsgExecute{Contract: ct.GetId(), Payload: env, Encrypted: true, KeyGeneration: 2, GasLimit: 9_000_000_000_000_000_000}, ErrGasLimit},
 	} {
 		err := tc.msg.ValidateBasic()
 		if err == nil {
@@ -304,6 +304,8 @@ func FuzzReport(f *testing.F) {
 		e := newEnv(t)
 		cluster := registry.ClusterID(1)
 		e.pendingCommand(cluster, 1000)
-		_ = e.run(func(ctx *module.Context) error { return HandleReport(ctx, &mq.Message{Origin: mq.ClusterOrigin(cluster), Topic: TopicReport, Payload: payload}) })
+		_ = e.run(func(ctx *module.Context) error {
+			return HandleReport(ctx, &mq.Message{Origin: mq.ClusterOrigin(cluster), Topic: TopicReport, Payload: payload})
+		})
 	})
 }

@@ -92,8 +92,12 @@ func TestMasterKeyLifecycle(t *testing.T) {
 
 	// The first gatekeeper is asked to create the master key; it signs that answer with its
 	// identity key, as no master key exists yet.
-	require.NoError(t, e.govern(func(ctx *module.Context) error { return registerGatekeeper(ctx, council, &MsgRegisterGatekeeper{Worker: a}) }))
-	require.NoError(t, e.govern(func(ctx *module.Context) error { return registerGatekeeper(ctx, council, &MsgRegisterGatekeeper{Worker: b}) }))
+	require.NoError(t, e.govern(func(ctx *module.Context) error {
+		return registerGatekeeper(ctx, council, &MsgRegisterGatekeeper{Worker: a})
+	}))
+	require.NoError(t, e.govern(func(ctx *module.Context) error {
+		return registerGatekeeper(ctx, council, &MsgRegisterGatekeeper{Worker: b})
+	}))
 	q := GetTasks(e.kv)
 	require.Equal(t, uint64(2), q.GetNext())
 	require.Equal(t, a, q.GetPending()[0].GetNewMasterKey().GetRecipients()[0])
@@ -178,7 +182,9 @@ func TestClusters(t *testing.T) {
 	e := newEnv(t, true, nil)
 	gk, w1, w2, w3 := e.registered(), e.registered(), e.registered(), e.registered()
 	council := module.CouncilCaller()
-	require.NoError(t, e.govern(func(ctx *module.Context) error { return registerGatekeeper(ctx, council, &MsgRegisterGatekeeper{Worker: gk}) }))
+	require.NoError(t, e.govern(func(ctx *module.Context) error {
+		return registerGatekeeper(ctx, council, &MsgRegisterGatekeeper{Worker: gk})
+	}))
 	require.NoError(t, e.deliver(HandleGatekeeperOutput, e.answer(&GatekeeperOutput{Kind: &GatekeeperOutput_NewMasterKey{NewMasterKey: &NewMasterKey{Generation: 1, PublicKey: masterKeyPub(t), Shares: []*KeyShare{shareFor(t, gk)}}}}, gk)))
 
 	for name, tc := range map[string]struct {
@@ -195,9 +201,13 @@ func TestClusters(t *testing.T) {
 	require.ErrorIs(t, e.govern(func(ctx *module.Context) error {
 		return createCluster(ctx, council, &MsgCreateCluster{Workers: [][]byte{bytes.Repeat([]byte{9}, 32)}})
 	}), ErrWorkerNotFound)
-	require.NoError(t, e.govern(func(ctx *module.Context) error { return createCluster(ctx, council, &MsgCreateCluster{Workers: [][]byte{w1, w2}}) }))
+	require.NoError(t, e.govern(func(ctx *module.Context) error {
+		return createCluster(ctx, council, &MsgCreateCluster{Workers: [][]byte{w1, w2}})
+	}))
 	id := ClusterID(1)
-	require.ErrorIs(t, e.govern(func(ctx *module.Context) error { return createCluster(ctx, council, &MsgCreateCluster{Workers: [][]byte{w2}}) }), ErrInvalidCluster, "one cluster per worker")
+	require.ErrorIs(t, e.govern(func(ctx *module.Context) error {
+		return createCluster(ctx, council, &MsgCreateCluster{Workers: [][]byte{w2}})
+	}), ErrInvalidCluster, "one cluster per worker")
 	cl, err := GetCluster(e.kv, id)
 	require.NoError(t, err)
 	require.Equal(t, uint32(1), cl.GetGeneration())

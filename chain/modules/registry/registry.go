@@ -217,7 +217,8 @@ func registerWorker(ctx *module.Context, _ module.Caller, msg *MsgRegisterWorker
 	}
 	event := "worker_registered"
 	if old, err := GetWorker(ctx, info.GetIdentityKey()); err == nil {
-		w.RegisteredHeight, event = old.GetRegisteredHeight(), "worker_updated"
+		// A re-registration refreshes the attestation; what the worker published stays.
+		w.RegisteredHeight, w.LastPongHeight, w.Endpoint, event = old.GetRegisteredHeight(), old.GetLastPongHeight(), old.GetEndpoint(), "worker_updated"
 	}
 	ctx.Set(workerKey(info.GetIdentityKey()), module.Marshal(w))
 	ctx.Emit(event,

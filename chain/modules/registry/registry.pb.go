@@ -209,8 +209,10 @@ type Worker struct {
 	UpdatedHeight    int64 `protobuf:"varint,10,opt,name=updated_height,json=updatedHeight,proto3" json:"updated_height,omitempty"`
 	// last_pong_height is the last block in which the worker answered a ping.
 	LastPongHeight int64 `protobuf:"varint,11,opt,name=last_pong_height,json=lastPongHeight,proto3" json:"last_pong_height,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// endpoint is the worker's public query URL, as it last published it (WorkerEndpoint).
+	Endpoint      string `protobuf:"bytes,12,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Worker) Reset() {
@@ -320,6 +322,59 @@ func (x *Worker) GetLastPongHeight() int64 {
 	return 0
 }
 
+func (x *Worker) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+// WorkerEndpoint is a worker's message on ^phala/worker/endpoint: its public query URL
+// (http or https, at most 256 bytes; empty withdraws it).
+type WorkerEndpoint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkerEndpoint) Reset() {
+	*x = WorkerEndpoint{}
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerEndpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerEndpoint) ProtoMessage() {}
+
+func (x *WorkerEndpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerEndpoint.ProtoReflect.Descriptor instead.
+func (*WorkerEndpoint) Descriptor() ([]byte, []int) {
+	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WorkerEndpoint) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
 // Runtime is an allowed pRuntime build.
 type Runtime struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -333,7 +388,7 @@ type Runtime struct {
 
 func (x *Runtime) Reset() {
 	*x = Runtime{}
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[3]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +400,7 @@ func (x *Runtime) String() string {
 func (*Runtime) ProtoMessage() {}
 
 func (x *Runtime) ProtoReflect() protoreflect.Message {
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[3]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +413,7 @@ func (x *Runtime) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Runtime.ProtoReflect.Descriptor instead.
 func (*Runtime) Descriptor() ([]byte, []int) {
-	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{3}
+	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Runtime) GetTeeKind() string {
@@ -410,7 +465,7 @@ type Params struct {
 
 func (x *Params) Reset() {
 	*x = Params{}
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[4]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -422,7 +477,7 @@ func (x *Params) String() string {
 func (*Params) ProtoMessage() {}
 
 func (x *Params) ProtoReflect() protoreflect.Message {
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[4]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -435,7 +490,7 @@ func (x *Params) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Params.ProtoReflect.Descriptor instead.
 func (*Params) Descriptor() ([]byte, []int) {
-	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{4}
+	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Params) GetMinRuntimeVersion() uint32 {
@@ -500,7 +555,7 @@ type TEESettings struct {
 
 func (x *TEESettings) Reset() {
 	*x = TEESettings{}
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[5]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +567,7 @@ func (x *TEESettings) String() string {
 func (*TEESettings) ProtoMessage() {}
 
 func (x *TEESettings) ProtoReflect() protoreflect.Message {
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[5]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +580,7 @@ func (x *TEESettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TEESettings.ProtoReflect.Descriptor instead.
 func (*TEESettings) Descriptor() ([]byte, []int) {
-	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{5}
+	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TEESettings) GetAllowSim() bool {
@@ -560,7 +615,7 @@ type MsgRegisterWorker struct {
 
 func (x *MsgRegisterWorker) Reset() {
 	*x = MsgRegisterWorker{}
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[6]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +627,7 @@ func (x *MsgRegisterWorker) String() string {
 func (*MsgRegisterWorker) ProtoMessage() {}
 
 func (x *MsgRegisterWorker) ProtoReflect() protoreflect.Message {
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[6]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,7 +640,7 @@ func (x *MsgRegisterWorker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MsgRegisterWorker.ProtoReflect.Descriptor instead.
 func (*MsgRegisterWorker) Descriptor() ([]byte, []int) {
-	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{6}
+	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *MsgRegisterWorker) GetInfo() []byte {
@@ -621,7 +676,7 @@ type MsgAllowRuntime struct {
 
 func (x *MsgAllowRuntime) Reset() {
 	*x = MsgAllowRuntime{}
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[7]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -633,7 +688,7 @@ func (x *MsgAllowRuntime) String() string {
 func (*MsgAllowRuntime) ProtoMessage() {}
 
 func (x *MsgAllowRuntime) ProtoReflect() protoreflect.Message {
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[7]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -646,7 +701,7 @@ func (x *MsgAllowRuntime) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MsgAllowRuntime.ProtoReflect.Descriptor instead.
 func (*MsgAllowRuntime) Descriptor() ([]byte, []int) {
-	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{7}
+	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *MsgAllowRuntime) GetTeeKind() string {
@@ -681,7 +736,7 @@ type MsgRevokeRuntime struct {
 
 func (x *MsgRevokeRuntime) Reset() {
 	*x = MsgRevokeRuntime{}
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[8]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -693,7 +748,7 @@ func (x *MsgRevokeRuntime) String() string {
 func (*MsgRevokeRuntime) ProtoMessage() {}
 
 func (x *MsgRevokeRuntime) ProtoReflect() protoreflect.Message {
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[8]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -706,7 +761,7 @@ func (x *MsgRevokeRuntime) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MsgRevokeRuntime.ProtoReflect.Descriptor instead.
 func (*MsgRevokeRuntime) Descriptor() ([]byte, []int) {
-	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{8}
+	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MsgRevokeRuntime) GetTeeKind() string {
@@ -733,7 +788,7 @@ type MsgSetParams struct {
 
 func (x *MsgSetParams) Reset() {
 	*x = MsgSetParams{}
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[9]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +800,7 @@ func (x *MsgSetParams) String() string {
 func (*MsgSetParams) ProtoMessage() {}
 
 func (x *MsgSetParams) ProtoReflect() protoreflect.Message {
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[9]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +813,7 @@ func (x *MsgSetParams) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MsgSetParams.ProtoReflect.Descriptor instead.
 func (*MsgSetParams) Descriptor() ([]byte, []int) {
-	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{9}
+	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MsgSetParams) GetParams() *Params {
@@ -778,7 +833,7 @@ type MsgRegisterGatekeeper struct {
 
 func (x *MsgRegisterGatekeeper) Reset() {
 	*x = MsgRegisterGatekeeper{}
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[10]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +845,7 @@ func (x *MsgRegisterGatekeeper) String() string {
 func (*MsgRegisterGatekeeper) ProtoMessage() {}
 
 func (x *MsgRegisterGatekeeper) ProtoReflect() protoreflect.Message {
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[10]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +858,7 @@ func (x *MsgRegisterGatekeeper) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MsgRegisterGatekeeper.ProtoReflect.Descriptor instead.
 func (*MsgRegisterGatekeeper) Descriptor() ([]byte, []int) {
-	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{10}
+	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MsgRegisterGatekeeper) GetWorker() []byte {
@@ -823,7 +878,7 @@ type MsgUnregisterGatekeeper struct {
 
 func (x *MsgUnregisterGatekeeper) Reset() {
 	*x = MsgUnregisterGatekeeper{}
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[11]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -835,7 +890,7 @@ func (x *MsgUnregisterGatekeeper) String() string {
 func (*MsgUnregisterGatekeeper) ProtoMessage() {}
 
 func (x *MsgUnregisterGatekeeper) ProtoReflect() protoreflect.Message {
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[11]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -848,7 +903,7 @@ func (x *MsgUnregisterGatekeeper) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MsgUnregisterGatekeeper.ProtoReflect.Descriptor instead.
 func (*MsgUnregisterGatekeeper) Descriptor() ([]byte, []int) {
-	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{11}
+	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *MsgUnregisterGatekeeper) GetWorker() []byte {
@@ -867,7 +922,7 @@ type Runtimes struct {
 
 func (x *Runtimes) Reset() {
 	*x = Runtimes{}
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[12]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -879,7 +934,7 @@ func (x *Runtimes) String() string {
 func (*Runtimes) ProtoMessage() {}
 
 func (x *Runtimes) ProtoReflect() protoreflect.Message {
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[12]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -892,7 +947,7 @@ func (x *Runtimes) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Runtimes.ProtoReflect.Descriptor instead.
 func (*Runtimes) Descriptor() ([]byte, []int) {
-	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{12}
+	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Runtimes) GetRuntimes() []*Runtime {
@@ -911,7 +966,7 @@ type Workers struct {
 
 func (x *Workers) Reset() {
 	*x = Workers{}
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +978,7 @@ func (x *Workers) String() string {
 func (*Workers) ProtoMessage() {}
 
 func (x *Workers) ProtoReflect() protoreflect.Message {
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +991,7 @@ func (x *Workers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Workers.ProtoReflect.Descriptor instead.
 func (*Workers) Descriptor() ([]byte, []int) {
-	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{13}
+	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Workers) GetWorkers() []*Worker {
@@ -956,7 +1011,7 @@ type Gatekeepers struct {
 
 func (x *Gatekeepers) Reset() {
 	*x = Gatekeepers{}
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1023,7 @@ func (x *Gatekeepers) String() string {
 func (*Gatekeepers) ProtoMessage() {}
 
 func (x *Gatekeepers) ProtoReflect() protoreflect.Message {
-	mi := &file_phala_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_phala_registry_v1_registry_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1036,7 @@ func (x *Gatekeepers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Gatekeepers.ProtoReflect.Descriptor instead.
 func (*Gatekeepers) Descriptor() ([]byte, []int) {
-	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{14}
+	return file_phala_registry_v1_registry_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Gatekeepers) GetWorkers() [][]byte {
@@ -1023,7 +1078,7 @@ var file_phala_registry_v1_registry_proto_rawDesc = string([]byte{
 	0x01, 0x28, 0x03, 0x52, 0x0b, 0x66, 0x72, 0x65, 0x73, 0x68, 0x48, 0x65, 0x69, 0x67, 0x68, 0x74,
 	0x12, 0x1d, 0x0a, 0x0a, 0x66, 0x72, 0x65, 0x73, 0x68, 0x5f, 0x68, 0x61, 0x73, 0x68, 0x18, 0x09,
 	0x20, 0x01, 0x28, 0x0c, 0x52, 0x09, 0x66, 0x72, 0x65, 0x73, 0x68, 0x48, 0x61, 0x73, 0x68, 0x22,
-	0x8b, 0x03, 0x0a, 0x06, 0x57, 0x6f, 0x72, 0x6b, 0x65, 0x72, 0x12, 0x31, 0x0a, 0x04, 0x69, 0x6e,
+	0xa7, 0x03, 0x0a, 0x06, 0x57, 0x6f, 0x72, 0x6b, 0x65, 0x72, 0x12, 0x31, 0x0a, 0x04, 0x69, 0x6e,
 	0x66, 0x6f, 0x18, 0x01, 0x20, 0x01, 0x28, 0x0b, 0x32, 0x1d, 0x2e, 0x70, 0x68, 0x61, 0x6c, 0x61,
 	0x2e, 0x72, 0x65, 0x67, 0x69, 0x73, 0x74, 0x72, 0x79, 0x2e, 0x76, 0x31, 0x2e, 0x57, 0x6f, 0x72,
 	0x6b, 0x65, 0x72, 0x49, 0x6e, 0x66, 0x6f, 0x52, 0x04, 0x69, 0x6e, 0x66, 0x6f, 0x12, 0x19, 0x0a,
@@ -1047,7 +1102,11 @@ var file_phala_registry_v1_registry_proto_rawDesc = string([]byte{
 	0x20, 0x01, 0x28, 0x03, 0x52, 0x0d, 0x75, 0x70, 0x64, 0x61, 0x74, 0x65, 0x64, 0x48, 0x65, 0x69,
 	0x67, 0x68, 0x74, 0x12, 0x28, 0x0a, 0x10, 0x6c, 0x61, 0x73, 0x74, 0x5f, 0x70, 0x6f, 0x6e, 0x67,
 	0x5f, 0x68, 0x65, 0x69, 0x67, 0x68, 0x74, 0x18, 0x0b, 0x20, 0x01, 0x28, 0x03, 0x52, 0x0e, 0x6c,
-	0x61, 0x73, 0x74, 0x50, 0x6f, 0x6e, 0x67, 0x48, 0x65, 0x69, 0x67, 0x68, 0x74, 0x22, 0x83, 0x01,
+	0x61, 0x73, 0x74, 0x50, 0x6f, 0x6e, 0x67, 0x48, 0x65, 0x69, 0x67, 0x68, 0x74, 0x12, 0x1a, 0x0a,
+	0x08, 0x65, 0x6e, 0x64, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x18, 0x0c, 0x20, 0x01, 0x28, 0x09, 0x52,
+	0x08, 0x65, 0x6e, 0x64, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x22, 0x22, 0x0a, 0x0e, 0x57, 0x6f, 0x72,
+	0x6b, 0x65, 0x72, 0x45, 0x6e, 0x64, 0x70, 0x6f, 0x69, 0x6e, 0x74, 0x12, 0x10, 0x0a, 0x03, 0x75,
+	0x72, 0x6c, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x03, 0x75, 0x72, 0x6c, 0x22, 0x83, 0x01,
 	0x0a, 0x07, 0x52, 0x75, 0x6e, 0x74, 0x69, 0x6d, 0x65, 0x12, 0x19, 0x0a, 0x08, 0x74, 0x65, 0x65,
 	0x5f, 0x6b, 0x69, 0x6e, 0x64, 0x18, 0x01, 0x20, 0x01, 0x28, 0x09, 0x52, 0x07, 0x74, 0x65, 0x65,
 	0x4b, 0x69, 0x6e, 0x64, 0x12, 0x20, 0x0a, 0x0b, 0x6d, 0x65, 0x61, 0x73, 0x75, 0x72, 0x65, 0x6d,
@@ -1144,29 +1203,30 @@ func file_phala_registry_v1_registry_proto_rawDescGZIP() []byte {
 	return file_phala_registry_v1_registry_proto_rawDescData
 }
 
-var file_phala_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_phala_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_phala_registry_v1_registry_proto_goTypes = []any{
 	(*EncryptionKey)(nil),           // 0: phala.registry.v1.EncryptionKey
 	(*WorkerInfo)(nil),              // 1: phala.registry.v1.WorkerInfo
 	(*Worker)(nil),                  // 2: phala.registry.v1.Worker
-	(*Runtime)(nil),                 // 3: phala.registry.v1.Runtime
-	(*Params)(nil),                  // 4: phala.registry.v1.Params
-	(*TEESettings)(nil),             // 5: phala.registry.v1.TEESettings
-	(*MsgRegisterWorker)(nil),       // 6: phala.registry.v1.MsgRegisterWorker
-	(*MsgAllowRuntime)(nil),         // 7: phala.registry.v1.MsgAllowRuntime
-	(*MsgRevokeRuntime)(nil),        // 8: phala.registry.v1.MsgRevokeRuntime
-	(*MsgSetParams)(nil),            // 9: phala.registry.v1.MsgSetParams
-	(*MsgRegisterGatekeeper)(nil),   // 10: phala.registry.v1.MsgRegisterGatekeeper
-	(*MsgUnregisterGatekeeper)(nil), // 11: phala.registry.v1.MsgUnregisterGatekeeper
-	(*Runtimes)(nil),                // 12: phala.registry.v1.Runtimes
-	(*Workers)(nil),                 // 13: phala.registry.v1.Workers
-	(*Gatekeepers)(nil),             // 14: phala.registry.v1.Gatekeepers
+	(*WorkerEndpoint)(nil),          // 3: phala.registry.v1.WorkerEndpoint
+	(*Runtime)(nil),                 // 4: phala.registry.v1.Runtime
+	(*Params)(nil),                  // 5: phala.registry.v1.Params
+	(*TEESettings)(nil),             // 6: phala.registry.v1.TEESettings
+	(*MsgRegisterWorker)(nil),       // 7: phala.registry.v1.MsgRegisterWorker
+	(*MsgAllowRuntime)(nil),         // 8: phala.registry.v1.MsgAllowRuntime
+	(*MsgRevokeRuntime)(nil),        // 9: phala.registry.v1.MsgRevokeRuntime
+	(*MsgSetParams)(nil),            // 10: phala.registry.v1.MsgSetParams
+	(*MsgRegisterGatekeeper)(nil),   // 11: phala.registry.v1.MsgRegisterGatekeeper
+	(*MsgUnregisterGatekeeper)(nil), // 12: phala.registry.v1.MsgUnregisterGatekeeper
+	(*Runtimes)(nil),                // 13: phala.registry.v1.Runtimes
+	(*Workers)(nil),                 // 14: phala.registry.v1.Workers
+	(*Gatekeepers)(nil),             // 15: phala.registry.v1.Gatekeepers
 }
 var file_phala_registry_v1_registry_proto_depIdxs = []int32{
 	0, // 0: phala.registry.v1.WorkerInfo.encryption_keys:type_name -> phala.registry.v1.EncryptionKey
 	1, // 1: phala.registry.v1.Worker.info:type_name -> phala.registry.v1.WorkerInfo
-	4, // 2: phala.registry.v1.MsgSetParams.params:type_name -> phala.registry.v1.Params
-	3, // 3: phala.registry.v1.Runtimes.runtimes:type_name -> phala.registry.v1.Runtime
+	5, // 2: phala.registry.v1.MsgSetParams.params:type_name -> phala.registry.v1.Params
+	4, // 3: phala.registry.v1.Runtimes.runtimes:type_name -> phala.registry.v1.Runtime
 	2, // 4: phala.registry.v1.Workers.workers:type_name -> phala.registry.v1.Worker
 	5, // [5:5] is the sub-list for method output_type
 	5, // [5:5] is the sub-list for method input_type
@@ -1186,7 +1246,7 @@ func file_phala_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_phala_registry_v1_registry_proto_rawDesc), len(file_phala_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -55,6 +55,9 @@ const (
 	RuntimeServiceInfoProcedure = "/phala.pruntime.v1.RuntimeService/Info"
 	// RuntimeServiceHandoverProcedure is the fully-qualified name of the RuntimeService's Handover RPC.
 	RuntimeServiceHandoverProcedure = "/phala.pruntime.v1.RuntimeService/Handover"
+	// RuntimeServiceSetEndpointProcedure is the fully-qualified name of the RuntimeService's
+	// SetEndpoint RPC.
+	RuntimeServiceSetEndpointProcedure = "/phala.pruntime.v1.RuntimeService/SetEndpoint"
 )
 
 // RuntimeServiceClient is a client for the phala.pruntime.v1.RuntimeService service.
@@ -79,6 +82,10 @@ type RuntimeServiceClient interface {
 	// measurement must have been allowed after this runtime's own. The keys travel sealed to the
 	// caller's handover key.
 	Handover(context.Context, *connect.Request[api.HandoverRequest]) (*connect.Response[api.HandoverResponse], error)
+	// SetEndpoint publishes the worker's public query URL on chain (a message signed by the
+	// worker's identity key) when it differs from the chain's record; an empty url withdraws it.
+	// The worker must be registered in its verified state.
+	SetEndpoint(context.Context, *connect.Request[api.SetEndpointRequest]) (*connect.Response[api.SetEndpointResponse], error)
 }
 
 // NewRuntimeServiceClient constructs a client for the phala.pruntime.v1.RuntimeService service. By
@@ -140,6 +147,12 @@ func NewRuntimeServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(runtimeServiceMethods.ByName("Handover")),
 			connect.WithClientOptions(opts...),
 		),
+		setEndpoint: connect.NewClient[api.SetEndpointRequest, api.SetEndpointResponse](
+			httpClient,
+			baseURL+RuntimeServiceSetEndpointProcedure,
+			connect.WithSchema(runtimeServiceMethods.ByName("SetEndpoint")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -153,6 +166,7 @@ type runtimeServiceClient struct {
 	egress       *connect.Client[api.EgressRequest, api.EgressResponse]
 	info         *connect.Client[api.InfoRequest, api.InfoResponse]
 	handover     *connect.Client[api.HandoverRequest, api.HandoverResponse]
+	setEndpoint  *connect.Client[api.SetEndpointRequest, api.SetEndpointResponse]
 }
 
 // Init calls phala.pruntime.v1.RuntimeService.Init.
@@ -195,6 +209,11 @@ func (c *runtimeServiceClient) Handover(ctx context.Context, req *connect.Reques
 	return c.handover.CallUnary(ctx, req)
 }
 
+// SetEndpoint calls phala.pruntime.v1.RuntimeService.SetEndpoint.
+func (c *runtimeServiceClient) SetEndpoint(ctx context.Context, req *connect.Request[api.SetEndpointRequest]) (*connect.Response[api.SetEndpointResponse], error) {
+	return c.setEndpoint.CallUnary(ctx, req)
+}
+
 // RuntimeServiceHandler is an implementation of the phala.pruntime.v1.RuntimeService service.
 type RuntimeServiceHandler interface {
 	// Init pins the chain: its genesis document (chain id, initial validators, app state) and the
@@ -217,6 +236,10 @@ type RuntimeServiceHandler interface {
 	// measurement must have been allowed after this runtime's own. The keys travel sealed to the
 	// caller's handover key.
 	Handover(context.Context, *connect.Request[api.HandoverRequest]) (*connect.Response[api.HandoverResponse], error)
+	// SetEndpoint publishes the worker's public query URL on chain (a message signed by the
+	// worker's identity key) when it differs from the chain's record; an empty url withdraws it.
+	// The worker must be registered in its verified state.
+	SetEndpoint(context.Context, *connect.Request[api.SetEndpointRequest]) (*connect.Response[api.SetEndpointResponse], error)
 }
 
 // NewRuntimeServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -274,6 +297,12 @@ func NewRuntimeServiceHandler(svc RuntimeServiceHandler, opts ...connect.Handler
 		connect.WithSchema(runtimeServiceMethods.ByName("Handover")),
 		connect.WithHandlerOptions(opts...),
 	)
+	runtimeServiceSetEndpointHandler := connect.NewUnaryHandler(
+		RuntimeServiceSetEndpointProcedure,
+		svc.SetEndpoint,
+		connect.WithSchema(runtimeServiceMethods.ByName("SetEndpoint")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/phala.pruntime.v1.RuntimeService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case RuntimeServiceInitProcedure:
@@ -292,6 +321,8 @@ func NewRuntimeServiceHandler(svc RuntimeServiceHandler, opts ...connect.Handler
 			runtimeServiceInfoHandler.ServeHTTP(w, r)
 		case RuntimeServiceHandoverProcedure:
 			runtimeServiceHandoverHandler.ServeHTTP(w, r)
+		case RuntimeServiceSetEndpointProcedure:
+			runtimeServiceSetEndpointHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -331,4 +362,8 @@ func (UnimplementedRuntimeServiceHandler) Info(context.Context, *connect.Request
 
 func (UnimplementedRuntimeServiceHandler) Handover(context.Context, *connect.Request[api.HandoverRequest]) (*connect.Response[api.HandoverResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("phala.pruntime.v1.RuntimeService.Handover is not implemented"))
+}
+
+func (UnimplementedRuntimeServiceHandler) SetEndpoint(context.Context, *connect.Request[api.SetEndpointRequest]) (*connect.Response[api.SetEndpointResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("phala.pruntime.v1.RuntimeService.SetEndpoint is not implemented"))
 }
