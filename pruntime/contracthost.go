@@ -1,6 +1,7 @@
 package pruntime
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/phala-go/phala/chain/store"
 	"github.com/phala-go/phala/contract/vm"
+	"github.com/phala-go/phala/crypto/kdf"
 	"github.com/phala-go/phala/pruntime/api"
 )
 
@@ -28,6 +30,9 @@ func storageKey(id, key []byte) []byte { return append(contractPrefix(id, 's'), 
 // errCorruptState reports a stored value that does not open: the sealed state was tampered with.
 var errCorruptState = errors.New("contract state does not authenticate")
 
+// MaxCallDepth bounds nested cross-contract calls (the outermost call is depth 0).
+const MaxCallDepth = 8
+
 // host is a contract's world during one call. Writes go to a cache the caller keeps only when
 // the call succeeds.
 type host struct {
@@ -40,6 +45,25 @@ type host struct {
 	readOnly bool
 	events   []*api.ContractEvent
 	log      *slog.Logger
+	// calls is what nested calls need: shared by every host of one request or query.
+	calls *callEnv
+	// stack holds the contracts on the call stack below this one (reentrancy check).
+	stack [][32]byte
+}
+
+// callEnv is how a host reaches other contracts of its cluster: their code (chain), their
+// metadata and keys (the worker's state, as of the call).
+type callEnv struct {
+	rt      *Runtime
+	chain   store.Reader
+	cluster []byte
+	ctx     context.Context
+}
+
+// newHost prepares the world of contract id, whose state key is key, over kv.
+func (e *callEnv) newHost(kv store.KV, id [32]byte, key [32]byte, caller vm.Caller, block vm.Block, readOnly bool, stack [][32]byte) *host {
+	return &host{kv: kv, aead: newStateAEAD(kdf.ContractStateKey(key)), id: id, caller: caller, block: block,
+		random: kdf.Randomness(key, block.Height, nil), readOnly: readOnly, log: e.rt.log, calls: e, stack: stack}
 }
 
 func newStateAEAD(stateKey [32]byte) cipher.AEAD {
@@ -115,14 +139,48 @@ func (h *host) Log(msg string) {
 	h.log.Debug("contract log", "contract", fmt.Sprintf("%X", h.id), "msg", msg)
 }
 func (h *host) Emit(topic string, data []byte) error {
-	h.events = append(h.events, &api.ContractEvent{Topic: topic, Data: data})
+	h.events = append(h.events, &api.ContractEvent{Topic: topic, Data: data, Contract: h.id[:]})
 	return nil
 }
 
-// Call is not offered yet: cross-contract calls come with their own rules (atomicity, depth,
-// reentrancy).
-func (h *host) Call([32]byte, []byte, uint64) ([]byte, uint64, error) {
-	return nil, 0, vm.ErrNotSupported
+// Call runs another contract of the same cluster synchronously: its command entry (its query
+// entry when this call is read-only), with this contract as its caller, on a branch of this
+// call's writes kept only if it succeeds; the caller decides what a failure means. A contract
+// already on the call stack cannot be called again (no reentrancy), and calls nest at most
+// MaxCallDepth deep. Refusals reach the caller as the callee's error.
+func (h *host) Call(callee [32]byte, input []byte, gasLimit uint64) ([]byte, uint64, error) {
+	stack := append(slices.Clone(h.stack), h.id)
+	if len(stack) > MaxCallDepth {
+		return nil, 0, &vm.ContractError{Message: fmt.Sprintf("call depth limit %d reached", MaxCallDepth)}
+	}
+	if slices.Contains(stack, callee) {
+		return nil, 0, &vm.ContractError{Message: fmt.Sprintf("reentrant call to %X refused: it is already on the call stack", callee)}
+	}
+	e := h.calls
+	meta, err := loadMeta(h.kv, callee[:])
+	if err != nil || meta.GetInstantiation().GetOutcome() != "ok" {
+		return nil, 0, &vm.ContractError{Message: fmt.Sprintf("contract %X is not active in this cluster", callee)}
+	}
+	key, ok := contractKey(h.kv, e.cluster, callee[:], meta.GetStateGeneration())
+	if !ok {
+		return nil, 0, fmt.Errorf("no key for contract %X", callee) // members hold every generation they execute under
+	}
+	code, err := e.rt.code(e.chain, meta.GetCodeHash())
+	if err != nil {
+		return nil, 0, err
+	}
+	branch := store.NewCache(h.kv)
+	child := e.newHost(branch, callee, key, vm.Caller{Kind: vm.CallerContract, ID: h.id}, h.block, h.readOnly, stack)
+	entry := vm.EntryExecute
+	if h.readOnly {
+		entry = vm.EntryQuery
+	}
+	res := code.Call(e.ctx, child, entry, input, gasLimit)
+	if res.Err == nil {
+		branch.Write(h.kv)
+		h.events = append(h.events, child.events...)
+	}
+	return res.Output, res.GasUsed, res.Err
 }
 
 func blockOf(height, unixNano int64) vm.Block {

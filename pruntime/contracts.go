@@ -223,7 +223,7 @@ func (r *Runtime) execute(w store.KV, chain store.Reader, req *contracts.Request
 			}
 		}
 		if rep.Outcome == "" {
-			res, err := r.call(w, chain, in.GetCodeHash(), in.GetContract(), key, vm.Caller{Kind: vm.CallerAccount, ID: [32]byte(in.GetDeployer())},
+			res, err := r.call(w, chain, cluster, in.GetCodeHash(), in.GetContract(), key, vm.Caller{Kind: vm.CallerAccount, ID: [32]byte(in.GetDeployer())},
 				block, vm.EntryInstantiate, init, in.GetGasLimit(), receipt)
 			if err != nil {
 				return nil, false, err
@@ -263,7 +263,7 @@ func (r *Runtime) execute(w store.KV, chain store.Reader, req *contracts.Request
 			}
 		}
 		if rep.Outcome == "" {
-			res, err := r.call(w, chain, meta.GetCodeHash(), c.GetContract(), stateKey, vm.Caller{Kind: vm.CallerAccount, ID: [32]byte(c.GetSender())},
+			res, err := r.call(w, chain, cluster, meta.GetCodeHash(), c.GetContract(), stateKey, vm.Caller{Kind: vm.CallerAccount, ID: [32]byte(c.GetSender())},
 				block, vm.EntryExecute, input, c.GetGasLimit(), receipt)
 			if err != nil {
 				return nil, false, err
@@ -272,7 +272,7 @@ func (r *Runtime) execute(w store.KV, chain store.Reader, req *contracts.Request
 			if rep.Outcome == "ok" {
 				for _, e := range receipt.GetEvents() {
 					if strings.HasPrefix(e.GetTopic(), contracts.PublicEventPrefix) {
-						rep.Events = append(rep.Events, &contracts.Event{Topic: e.GetTopic(), Data: e.GetData()})
+						rep.Events = append(rep.Events, &contracts.Event{Topic: e.GetTopic(), Data: e.GetData(), Contract: e.GetContract()})
 					}
 				}
 			}
@@ -308,7 +308,7 @@ func loadMeta(r store.Reader, id []byte) (*api.ContractMeta, error) {
 
 // call runs an entry point of a contract on a branch of w that is kept only if the call
 // succeeds and what it publishes fits a report; it fills the receipt.
-func (r *Runtime) call(w store.KV, chain store.Reader, codeHash, id []byte, stateKey [32]byte, caller vm.Caller, block vm.Block,
+func (r *Runtime) call(w store.KV, chain store.Reader, cluster, codeHash, id []byte, stateKey [32]byte, caller vm.Caller, block vm.Block,
 	entry vm.Entry, input []byte, gasLimit uint64, receipt *api.Receipt) (vm.Result, error) {
 	code, err := r.code(chain, codeHash)
 	if err != nil {
@@ -316,9 +316,9 @@ func (r *Runtime) call(w store.KV, chain store.Reader, codeHash, id []byte, stat
 		return vm.Result{}, nil
 	}
 	branch := store.NewCache(w)
-	h := &host{kv: branch, aead: newStateAEAD(kdf.ContractStateKey(stateKey)), id: [32]byte(id), caller: caller, block: block,
-		random: kdf.Randomness(stateKey, block.Height, nil), log: r.log}
-	res := code.Call(context.Background(), h, entry, input, gasLimit)
+	env := &callEnv{rt: r, chain: chain, cluster: cluster, ctx: context.Background()}
+	h := env.newHost(branch, [32]byte(id), stateKey, caller, block, false, nil)
+	res := code.Call(env.ctx, h, entry, input, gasLimit)
 	out, err := outcome(res.Err)
 	if err != nil {
 		return res, err
@@ -482,8 +482,12 @@ func (r *Runtime) QueryContract(ctx context.Context, contract []byte, caller vm.
 	if hash, t, ok := module.RecentBlock(chain, h); ok {
 		last = module.Block{Height: h, Time: t, Hash: hash}
 	}
-	hst := &host{kv: store.NewCache(st), aead: newStateAEAD(kdf.ContractStateKey(key)), id: [32]byte(contract), caller: caller,
-		block: vm.Block{Height: uint64(h), Time: last.Time}, random: kdf.Randomness(key, uint64(h), nil), readOnly: true, log: r.log}
+	ct, err := contracts.GetContract(chain, contract)
+	if err != nil {
+		return nil, err
+	}
+	env := &callEnv{rt: r, chain: chain, cluster: ct.GetCluster(), ctx: ctx}
+	hst := env.newHost(store.NewCache(st), [32]byte(contract), key, caller, vm.Block{Height: uint64(h), Time: last.Time}, true, nil)
 	res := code.Call(ctx, hst, vm.EntryQuery, input, gasLimit)
 	return &ContractAnswer{Height: h, Result: res}, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/phala-go/phala/contract/vm"
 	"github.com/phala-go/phala/crypto/envelope"
 	"github.com/phala-go/phala/crypto/keys"
+	"github.com/phala-go/phala/pruntime/api"
 )
 
 var tokenWasm = sync.OnceValues(func() ([]byte, error) {
@@ -212,4 +213,134 @@ func TestContracts(t *testing.T) {
 	// settled them all.
 	q := contracts.GetQueue(n.chainState(), cluster)
 	require.Equal(t, q.GetNext(), q.GetDone())
+}
+
+var probeWasm = sync.OnceValues(func() ([]byte, error) {
+	out, err := build.BuildWith(context.Background(), "../contract/vm/testdata/probe", build.Options{WasmOpt: "-"})
+	if err != nil {
+		return nil, err
+	}
+	return out.Wasm, nil
+})
+
+// deploy uploads code (once) and instantiates it with plain commands allowed.
+func (n *keyNet) deploy(wasm []byte, cluster []byte, salt, init string) [32]byte {
+	n.t.Helper()
+	hash := contracts.CodeHash(wasm)
+	if _, err := contracts.GetCode(n.chainState(), hash[:]); err != nil {
+		enc, err := zstd.NewWriter(nil)
+		require.NoError(n.t, err)
+		fee, _ := amount.OnePHA.MulUint64(10) // a megabyte at the default fee per byte
+		n.block(n.w.signWithFee("Bob", fee, &contracts.MsgUploadCode{Code: enc.EncodeAll(wasm, nil), Compression: contracts.CompressionZstd}))
+	}
+	n.block(n.w.sign("Bob", &contracts.MsgInstantiate{CodeHash: hash[:], Cluster: cluster, Salt: []byte(salt), Init: []byte(init),
+		GasLimit: 2_000_000_000, AllowPlain: true}))
+	n.settle()
+	id := contracts.ContractID(account(n.t, "Bob"), hash[:], cluster, []byte(salt))
+	require.Equal(n.t, contracts.Contract_STATUS_ACTIVE, n.contract(id[:]).GetStatus())
+	return id
+}
+
+// run sends a plain command as Bob and returns its receipt on worker w.
+func (n *keyNet) run(w string, id [32]byte, input string) *api.Receipt {
+	n.t.Helper()
+	command := n.contract(id[:]).GetCommands()
+	n.block(n.w.sign("Bob", &contracts.MsgExecute{Contract: id[:], Payload: []byte(input), GasLimit: 5_000_000_000}))
+	n.settle()
+	rc, _, err := n.rts[w].Receipt(id[:], command)
+	require.NoError(n.t, err)
+	return rc
+}
+
+func (n *keyNet) get(w string, id [32]byte, key string) (string, error) {
+	ans, err := n.rts[w].QueryContract(context.Background(), id[:], vm.Caller{}, []byte(fmt.Sprintf(`{"get":{"key":%q}}`, key)), 100_000_000)
+	require.NoError(n.t, err)
+	if ans.Result.Err != nil {
+		return "", ans.Result.Err
+	}
+	var v string
+	require.NoError(n.t, json.Unmarshal(ans.Result.Output, &v))
+	return v, nil
+}
+
+func callInput(handler string, callee [32]byte, inner string) string {
+	return fmt.Sprintf(`{%q:{"contract":"0x%x","input":%q,"gas":2000000000}}`, handler, callee[:], inner)
+}
+
+// TestSynchronousCalls: contracts of a cluster call each other atomically, within a depth limit,
+// without reentrancy; calls from queries are read-only.
+func TestSynchronousCalls(t *testing.T) {
+	wasm, err := probeWasm()
+	require.NoError(t, err)
+	n := newKeyNet(t)
+	for _, name := range []string{"g1", "w1"} {
+		n.open(name)
+	}
+	n.block()
+	n.register("g1", "w1")
+	n.govern(&registry.MsgRegisterGatekeeper{Worker: n.id("g1")})
+	n.settle()
+	n.govern(&registry.MsgCreateCluster{Workers: [][]byte{n.id("w1")}})
+	n.settle()
+	cluster := registry.ClusterID(1)
+	a, b := n.deploy(wasm, cluster, "a", "{}"), n.deploy(wasm, cluster, "b", "{}")
+
+	// A calls B: B's write lands, and B saw A as its caller.
+	rc := n.run("w1", a, callInput("call", b, `{"set":{"key":"x","value":"1"}}`))
+	require.Equal(t, "ok", rc.GetOutcome(), rc.GetError())
+	v, err := n.get("w1", b, "x")
+	require.NoError(t, err)
+	require.Equal(t, "1", v)
+	rc = n.run("w1", a, callInput("call", b, `{"env":{}}`))
+	require.Equal(t, "ok", rc.GetOutcome(), rc.GetError())
+	require.Contains(t, string(rc.GetOutput()), fmt.Sprintf("%x", a[:]), "the callee sees the calling contract as its caller")
+
+	// Atomic: a callee that fails leaves nothing, and the caller decides (here it goes on).
+	rc = n.run("w1", a, callInput("try_call", b, `{"fail_after_set":{"key":"x","value":"2"}}`))
+	require.Equal(t, "ok", rc.GetOutcome(), rc.GetError())
+	v, _ = n.get("w1", b, "x")
+	require.Equal(t, "1", v, "the failed callee's write was discarded")
+	tried, err := n.get("w1", a, "tried")
+	require.NoError(t, err)
+	require.Equal(t, "true", tried)
+	// A caller that fails takes its callee's writes with it.
+	rc = n.run("w1", a, callInput("call", b, `{"fail_after_set":{"key":"x","value":"3"}}`))
+	require.Equal(t, "contract_error", rc.GetOutcome())
+	v, _ = n.get("w1", b, "x")
+	require.Equal(t, "1", v)
+
+	// No reentrancy: B may not call A while A is calling B.
+	rc = n.run("w1", a, callInput("call", b, callInput("call", a, `{"set":{"key":"y","value":"1"}}`)))
+	require.Equal(t, "contract_error", rc.GetOutcome())
+	require.Contains(t, rc.GetError(), "reentrant")
+
+	// Depth: a chain of calls through MaxCallDepth+1 distinct contracts stops at the limit.
+	chain := []([32]byte){a, b}
+	for i := len(chain); i <= MaxCallDepth+1; i++ {
+		chain = append(chain, n.deploy(wasm, cluster, fmt.Sprintf("c%d", i), "{}"))
+	}
+	input := `{"set":{"key":"deep","value":"1"}}`
+	for i := len(chain) - 1; i >= 1; i-- {
+		input = callInput("call", chain[i], input)
+	}
+	rc = n.run("w1", chain[0], input)
+	require.Equal(t, "contract_error", rc.GetOutcome())
+	require.Contains(t, rc.GetError(), "call depth limit")
+	input = `{"set":{"key":"deep","value":"1"}}`
+	for i := MaxCallDepth; i >= 1; i-- {
+		input = callInput("call", chain[i], input)
+	}
+	rc = n.run("w1", chain[0], input)
+	require.Equal(t, "ok", rc.GetOutcome(), "a chain of %d calls is allowed: %s", MaxCallDepth, rc.GetError())
+
+	// From a query, calls are read-only: the callee runs its query entry, and writes fail.
+	ans, err := n.rts["w1"].QueryContract(context.Background(), a[:], vm.Caller{}, []byte(callInput("qcall", b, `{"get":{"key":"x"}}`)), 1_000_000_000)
+	require.NoError(t, err)
+	require.NoError(t, ans.Result.Err)
+	require.Contains(t, string(ans.Result.Output), "1")
+	ans, err = n.rts["w1"].QueryContract(context.Background(), a[:], vm.Caller{}, []byte(callInput("qcall", b, `{"set":{"key":"x","value":"9"}}`)), 1_000_000_000)
+	require.NoError(t, err)
+	require.Error(t, ans.Result.Err)
+	v, _ = n.get("w1", b, "x")
+	require.Equal(t, "1", v)
 }

@@ -54,9 +54,13 @@ func (w *world) guest() tee.Guest {
 }
 
 func (w *world) sign(name string, msgs ...proto.Message) []byte {
+	return w.signWithFee(name, amount.OnePHA, msgs...)
+}
+
+func (w *world) signWithFee(name string, fee amount.Amount, msgs ...proto.Message) []byte {
 	k, err := keys.FromURI(keys.Sr25519, "//"+name)
 	require.NoError(w.t, err)
-	raw, err := tx.Build(tx.Unsigned{ChainID: w.chain.ChainID, Nonce: w.nonces[name], Fee: amount.OnePHA, Msgs: msgs}, k)
+	raw, err := tx.Build(tx.Unsigned{ChainID: w.chain.ChainID, Nonce: w.nonces[name], Fee: fee, Msgs: msgs}, k)
 	require.NoError(w.t, err)
 	w.nonces[name]++
 	return raw

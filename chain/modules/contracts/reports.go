@@ -101,7 +101,11 @@ func HandleReport(ctx *module.Context, m *mq.Message) error {
 			module.Attr("generation", strconv.FormatUint(uint64(k.Rekey.GetClusterGeneration()), 10)))
 	}
 	for _, e := range rep.GetEvents() {
-		ctx.Emit("contract_event", module.Attr("contract", hex.EncodeToString(contract)), module.Attr("topic", e.GetTopic()),
+		from := contract
+		if len(e.GetContract()) > 0 {
+			from = e.GetContract() // a contract the reported one called
+		}
+		ctx.Emit("contract_event", module.Attr("contract", hex.EncodeToString(from)), module.Attr("topic", e.GetTopic()),
 			module.Attr("data", hex.EncodeToString(e.GetData())))
 	}
 	putContract(ctx, ct)

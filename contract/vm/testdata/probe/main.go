@@ -111,6 +111,16 @@ func init() {
 		sdk.Set([]byte("called"), out)
 		return string(out), nil
 	})
+	// try_call calls another contract and records whether it failed, without failing itself.
+	sdk.HandleResult("try_call", func(ctx sdk.Context, m callMsg) (string, error) {
+		_, err := ctx.Call(m.Contract, []byte(m.Input), m.Gas)
+		sdk.Set([]byte("tried"), []byte(fmt.Sprint(err != nil)))
+		return fmt.Sprint(err), nil
+	})
+	sdk.HandleQuery("qcall", func(ctx sdk.Context, m callMsg) (string, error) {
+		out, err := ctx.Call(m.Contract, []byte(m.Input), m.Gas)
+		return string(out), err
+	})
 	sdk.HandleResult("bump", func(ctx sdk.Context, _ struct{}) (int, error) {
 		bumps++
 		return bumps, nil
