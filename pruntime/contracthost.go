@@ -5,12 +5,14 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"time"
 
+	"github.com/phala-go/phala/chain/modules/contracts"
 	"github.com/phala-go/phala/chain/store"
 	"github.com/phala-go/phala/contract/vm"
 	"github.com/phala-go/phala/crypto/kdf"
@@ -45,6 +47,9 @@ type host struct {
 	readOnly bool
 	events   []*api.ContractEvent
 	log      *slog.Logger
+	// outbound are the messages and transfers the call made (message payloads in plaintext
+	// until the report is sealed).
+	outbound []*contracts.Outbound
 	// calls is what nested calls need: shared by every host of one request or query.
 	calls *callEnv
 	// stack holds the contracts on the call stack below this one (reentrancy check).
@@ -179,8 +184,32 @@ func (h *host) Call(callee [32]byte, input []byte, gasLimit uint64) ([]byte, uin
 	if res.Err == nil {
 		branch.Write(h.kv)
 		h.events = append(h.events, child.events...)
+		h.outbound = append(h.outbound, child.outbound...)
 	}
 	return res.Output, res.GasUsed, res.Err
+}
+
+// sentKey holds the number of the next message a contract sends.
+func sentKey(id []byte) []byte { return append(contractPrefix(id, 'n'), 'n') }
+
+// Send queues an asynchronous message; it leaves with the report if this call succeeds. Its
+// number counts the contract's messages (in its state, so a failed call consumes none).
+func (h *host) Send(to [32]byte, input []byte, gasLimit uint64) (uint64, error) {
+	var n uint64
+	if b := h.kv.Get(sentKey(h.id[:])); len(b) == 8 {
+		n = binary.BigEndian.Uint64(b)
+	}
+	h.kv.Set(sentKey(h.id[:]), binary.BigEndian.AppendUint64(nil, n+1))
+	h.outbound = append(h.outbound, &contracts.Outbound{From: h.id[:], Kind: &contracts.Outbound_Message{Message: &contracts.OutMessage{
+		To: to[:], Number: n, Payload: input, GasLimit: gasLimit}}})
+	return n, nil
+}
+
+// Transfer queues a transfer from the contract's on-chain account.
+func (h *host) Transfer(to [32]byte, amount string) error {
+	h.outbound = append(h.outbound, &contracts.Outbound{From: h.id[:], Kind: &contracts.Outbound_Transfer{Transfer: &contracts.OutTransfer{
+		To: to[:], Amount: amount}}})
+	return nil
 }
 
 func blockOf(height, unixNano int64) vm.Block {

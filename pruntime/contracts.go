@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -202,82 +204,48 @@ func (r *Runtime) code(chain store.Reader, hash []byte) (*vm.Code, error) {
 	return c, nil
 }
 
+// invocation is what a request asks of a contract's code.
+type invocation struct {
+	contract []byte
+	caller   vm.Caller
+	entry    vm.Entry
+	// payload is the input, sealed (to the contract's key of keyGen, or for an instantiation
+	// to the cluster's) when encrypted, bound to aad (the sender's id).
+	payload   []byte
+	encrypted bool
+	keyGen    uint32
+	aad       []byte
+	gas       uint64
+}
+
 // execute runs one request; ok is false when this worker lacks a key the request needs.
 func (r *Runtime) execute(w store.KV, chain store.Reader, req *contracts.Request) (*contracts.Report, bool, error) {
-	cluster, block := req.GetCluster(), blockOf(req.GetHeight(), req.GetTime())
+	cluster := req.GetCluster()
+	rep := &contracts.Report{Seq: req.GetSeq(), Contract: req.Target()}
+	receipt := &api.Receipt{Contract: req.Target(), Height: req.GetHeight(), Time: req.GetTime()}
+	var inv invocation
 	switch k := req.GetKind().(type) {
 	case *contracts.Request_Instantiate:
 		in := k.Instantiate
+		receipt.Sender = in.GetDeployer()
+		inv = invocation{contract: in.GetContract(), caller: accountCaller(in.GetDeployer()), entry: vm.EntryInstantiate, payload: in.GetInit(),
+			encrypted: in.GetEncrypted(), keyGen: in.GetKeyGeneration(), aad: in.GetDeployer(), gas: in.GetGasLimit()}
 		key, ok := contractKey(w, cluster, in.GetContract(), in.GetKeyGeneration())
 		if !ok {
 			return nil, false, nil
 		}
-		rep := &contracts.Report{Seq: req.GetSeq(), Contract: in.GetContract()}
-		receipt := &api.Receipt{Contract: in.GetContract(), Sender: in.GetDeployer(), Height: req.GetHeight(), Time: req.GetTime()}
-		init := in.GetInit()
-		if in.GetEncrypted() {
-			ck, _ := clusterSecret(w, cluster, in.GetKeyGeneration())
-			var err error
-			if init, err = openPayload(ck, kdf.ClusterEnvelopeKey, in.GetContract(), in.GetDeployer(), in.GetInit()); err != nil {
-				rep.Outcome, receipt.Outcome, receipt.Error = "decrypt", "decrypt", "the init message does not open with the cluster's key: "+err.Error()
-			}
+		meta := &api.ContractMeta{CodeHash: in.GetCodeHash(), StateGeneration: in.GetKeyGeneration(), Instantiation: receipt}
+		if ok, err := r.invoke(w, chain, cluster, meta, inv, rep, receipt); !ok || err != nil {
+			return nil, ok, err
 		}
-		if rep.Outcome == "" {
-			res, err := r.call(w, chain, cluster, in.GetCodeHash(), in.GetContract(), key, vm.Caller{Kind: vm.CallerAccount, ID: [32]byte(in.GetDeployer())},
-				block, vm.EntryInstantiate, init, in.GetGasLimit(), receipt)
-			if err != nil {
-				return nil, false, err
-			}
-			rep.Outcome, rep.GasUsed = receipt.GetOutcome(), res.GasUsed
-		}
-		if rep.Outcome == "ok" {
+		if rep.GetOutcome() == "ok" {
 			pk, err := contractPublicKey(key, in.GetKeyGeneration())
 			if err != nil {
 				return nil, false, err
 			}
 			rep.Key = pk
 		}
-		w.Set(metaKey(in.GetContract()), module.Marshal(&api.ContractMeta{CodeHash: in.GetCodeHash(), StateGeneration: in.GetKeyGeneration(), Instantiation: receipt}))
-		return rep, true, nil
-
-	case *contracts.Request_Command:
-		c := k.Command
-		meta, err := loadMeta(w, c.GetContract())
-		if err != nil {
-			return nil, false, err
-		}
-		stateKey, ok := contractKey(w, cluster, c.GetContract(), meta.GetStateGeneration())
-		if !ok {
-			return nil, false, nil
-		}
-		rep := &contracts.Report{Seq: req.GetSeq(), Contract: c.GetContract()}
-		receipt := &api.Receipt{Contract: c.GetContract(), Command: c.GetCommand(), Sender: c.GetSender(), Height: req.GetHeight(), Time: req.GetTime()}
-		input := c.GetPayload()
-		if c.GetEncrypted() {
-			key, ok := contractKey(w, cluster, c.GetContract(), c.GetKeyGeneration())
-			if !ok {
-				return nil, false, nil
-			}
-			if input, err = openPayload(key, kdf.ContractEnvelopeKey, c.GetContract(), c.GetSender(), c.GetPayload()); err != nil {
-				rep.Outcome, receipt.Outcome, receipt.Error = "decrypt", "decrypt", "the command does not open with the contract's key: "+err.Error()
-			}
-		}
-		if rep.Outcome == "" {
-			res, err := r.call(w, chain, cluster, meta.GetCodeHash(), c.GetContract(), stateKey, vm.Caller{Kind: vm.CallerAccount, ID: [32]byte(c.GetSender())},
-				block, vm.EntryExecute, input, c.GetGasLimit(), receipt)
-			if err != nil {
-				return nil, false, err
-			}
-			rep.Outcome, rep.GasUsed = receipt.GetOutcome(), res.GasUsed
-			if rep.Outcome == "ok" {
-				for _, e := range receipt.GetEvents() {
-					if strings.HasPrefix(e.GetTopic(), contracts.PublicEventPrefix) {
-						rep.Events = append(rep.Events, &contracts.Event{Topic: e.GetTopic(), Data: e.GetData(), Contract: e.GetContract()})
-					}
-				}
-			}
-		}
-		w.Set(receiptKey(c.GetContract(), c.GetCommand()), module.Marshal(receipt))
+		w.Set(metaKey(in.GetContract()), module.Marshal(meta))
 		return rep, true, nil
 
 	case *contracts.Request_Rekey:
@@ -289,9 +257,120 @@ func (r *Runtime) execute(w store.KV, chain store.Reader, req *contracts.Request
 		if err != nil {
 			return nil, false, err
 		}
-		return &contracts.Report{Seq: req.GetSeq(), Contract: k.Rekey.GetContract(), Outcome: "ok", Key: pk}, true, nil
+		rep.Outcome, rep.Key = "ok", pk
+		return rep, true, nil
+
+	case *contracts.Request_Command:
+		c := k.Command
+		receipt.Command, receipt.Sender = c.GetCommand(), c.GetSender()
+		inv = invocation{contract: c.GetContract(), caller: accountCaller(c.GetSender()), entry: vm.EntryExecute, payload: c.GetPayload(),
+			encrypted: c.GetEncrypted(), keyGen: c.GetKeyGeneration(), aad: c.GetSender(), gas: c.GetGasLimit()}
+	case *contracts.Request_Message:
+		mg := k.Message
+		inv = invocation{contract: mg.GetTo(), caller: vm.Caller{Kind: vm.CallerContract, ID: [32]byte(mg.GetFrom())}, entry: vm.EntryExecute,
+			payload: mg.GetPayload(), encrypted: true, keyGen: mg.GetKeyGeneration(), aad: mg.GetFrom(), gas: mg.GetGasLimit()}
+	case *contracts.Request_Deposit:
+		d := k.Deposit
+		input, err := json.Marshal(map[string]any{"deposit": map[string]string{"from": hexAddress(d.GetFrom()), "amount": d.GetAmount()}})
+		if err != nil {
+			return nil, false, err
+		}
+		inv = invocation{contract: d.GetContract(), caller: vm.Caller{Kind: vm.CallerChain}, entry: vm.EntryExecute, payload: input, gas: d.GetGasLimit()}
+	case *contracts.Request_Bounce:
+		b := k.Bounce
+		bounce := map[string]any{"kind": b.GetKind(), "to": hexAddress(b.GetTo()), "reason": b.GetReason()}
+		if b.GetKind() == "message" {
+			bounce["number"] = b.GetNumber()
+		} else {
+			bounce["amount"] = b.GetAmount()
+		}
+		input, err := json.Marshal(map[string]any{"bounce": bounce})
+		if err != nil {
+			return nil, false, err
+		}
+		inv = invocation{contract: b.GetContract(), caller: vm.Caller{Kind: vm.CallerChain}, entry: vm.EntryExecute, payload: input,
+			gas: contracts.GetParams(chain).GetBounceGas()}
+	default:
+		return nil, false, fmt.Errorf("request %d of unknown kind", req.GetSeq())
 	}
-	return nil, false, fmt.Errorf("request %d of unknown kind", req.GetSeq())
+	meta, err := loadMeta(w, inv.contract)
+	if err != nil {
+		return nil, false, err
+	}
+	if ok, err := r.invoke(w, chain, cluster, meta, inv, rep, receipt); !ok || err != nil {
+		return nil, ok, err
+	}
+	if c := req.GetCommand(); c != nil {
+		w.Set(receiptKey(c.GetContract(), c.GetCommand()), module.Marshal(receipt))
+	}
+	return rep, true, nil
+}
+
+func accountCaller(id []byte) vm.Caller { return vm.Caller{Kind: vm.CallerAccount, ID: [32]byte(id)} }
+
+// hexAddress is an account or contract id as contracts write addresses (the SDK's form).
+func hexAddress(id []byte) string { return "0x" + hex.EncodeToString(id) }
+
+// invoke opens the invocation's payload, runs the code on a branch of w kept only if the call
+// succeeds and what it publishes fits a report, and fills the report and the receipt; ok is
+// false when a key is missing here.
+func (r *Runtime) invoke(w store.KV, chain store.Reader, cluster []byte, meta *api.ContractMeta, inv invocation, rep *contracts.Report, receipt *api.Receipt) (bool, error) {
+	stateKey, ok := contractKey(w, cluster, inv.contract, meta.GetStateGeneration())
+	if !ok {
+		return false, nil
+	}
+	input := inv.payload
+	if inv.encrypted {
+		var err error
+		if inv.entry == vm.EntryInstantiate {
+			ck, _ := clusterSecret(w, cluster, inv.keyGen) // held: stateKey derived from it
+			input, err = openPayload(ck, kdf.ClusterEnvelopeKey, inv.contract, inv.aad, inv.payload)
+		} else {
+			key, ok := contractKey(w, cluster, inv.contract, inv.keyGen)
+			if !ok {
+				return false, nil
+			}
+			input, err = openPayload(key, kdf.ContractEnvelopeKey, inv.contract, inv.aad, inv.payload)
+		}
+		if err != nil {
+			rep.Outcome, receipt.Outcome, receipt.Error = "decrypt", "decrypt", "the payload does not open with the contract's key: "+err.Error()
+			return true, nil
+		}
+	}
+	code, err := r.code(chain, meta.GetCodeHash())
+	if err != nil {
+		rep.Outcome, receipt.Outcome, receipt.Error = "invalid", "invalid", "the code does not load: "+err.Error()
+		return true, nil
+	}
+	branch := store.NewCache(w)
+	env := &callEnv{rt: r, chain: chain, cluster: cluster, ctx: context.Background()}
+	h := env.newHost(branch, [32]byte(inv.contract), stateKey, inv.caller, blockOf(receipt.GetHeight(), receipt.GetTime()), false, nil)
+	res := code.Call(env.ctx, h, inv.entry, input, inv.gas)
+	out, err := outcome(res.Err)
+	if err != nil {
+		return false, err
+	}
+	if out == "ok" && !publishable(h.events) {
+		out, res.Err = "limit", fmt.Errorf("%w: more than %d public events or %d bytes of them", vm.ErrLimit, contracts.MaxReportEvents, maxPublicEventBytes)
+	}
+	if out == "ok" && len(h.outbound) > contracts.MaxReportOutbound {
+		out, res.Err = "limit", fmt.Errorf("%w: more than %d messages and transfers", vm.ErrLimit, contracts.MaxReportOutbound)
+	}
+	rep.Outcome, rep.GasUsed = out, res.GasUsed
+	receipt.Outcome, receipt.GasUsed = out, res.GasUsed
+	if out != "ok" {
+		receipt.Error = res.Err.Error()
+		return true, nil
+	}
+	branch.Write(w)
+	receipt.Output, receipt.Events = res.Output, h.events
+	for _, e := range h.events {
+		if strings.HasPrefix(e.GetTopic(), contracts.PublicEventPrefix) {
+			rep.Events = append(rep.Events, &contracts.Event{Topic: e.GetTopic(), Data: e.GetData(), Contract: e.GetContract()})
+		}
+	}
+	rep.Outbound = h.outbound
+	return true, nil
 }
 
 func loadMeta(r store.Reader, id []byte) (*api.ContractMeta, error) {
@@ -304,36 +383,6 @@ func loadMeta(r store.Reader, id []byte) (*api.ContractMeta, error) {
 		return nil, err
 	}
 	return &m, nil
-}
-
-// call runs an entry point of a contract on a branch of w that is kept only if the call
-// succeeds and what it publishes fits a report; it fills the receipt.
-func (r *Runtime) call(w store.KV, chain store.Reader, cluster, codeHash, id []byte, stateKey [32]byte, caller vm.Caller, block vm.Block,
-	entry vm.Entry, input []byte, gasLimit uint64, receipt *api.Receipt) (vm.Result, error) {
-	code, err := r.code(chain, codeHash)
-	if err != nil {
-		receipt.Outcome, receipt.Error = "invalid", "the code does not load: "+err.Error()
-		return vm.Result{}, nil
-	}
-	branch := store.NewCache(w)
-	env := &callEnv{rt: r, chain: chain, cluster: cluster, ctx: context.Background()}
-	h := env.newHost(branch, [32]byte(id), stateKey, caller, block, false, nil)
-	res := code.Call(env.ctx, h, entry, input, gasLimit)
-	out, err := outcome(res.Err)
-	if err != nil {
-		return res, err
-	}
-	if out == "ok" && !publishable(h.events) {
-		out, res.Err = "limit", fmt.Errorf("%w: more than %d public events or %d bytes of them", vm.ErrLimit, contracts.MaxReportEvents, maxPublicEventBytes)
-	}
-	receipt.Outcome, receipt.GasUsed = out, res.GasUsed
-	if out == "ok" {
-		branch.Write(w)
-		receipt.Output, receipt.Events = res.Output, h.events
-	} else {
-		receipt.Error = res.Err.Error()
-	}
-	return res, nil
 }
 
 func publishable(events []*api.ContractEvent) bool {
@@ -365,6 +414,9 @@ func (r *Runtime) sendReport(w store.KV, chain store.Reader, cluster []byte, rep
 	s, ok := clusterSigner(w, chain, cluster)
 	if !ok {
 		return nil // another member answers
+	}
+	if err := sealOutbound(chain, rep); err != nil {
+		return err
 	}
 	m := &mq.Message{Origin: mq.ClusterOrigin(cluster), Topic: contracts.TopicReport, Payload: module.Marshal(rep)}
 	return sendAt(w, m, rep.GetSeq(), s)
@@ -515,3 +567,31 @@ func (r *Runtime) Receipt(contract []byte, command uint64) (*api.Receipt, int64,
 
 // InstantiationReceipt names the instantiation in Receipt.
 const InstantiationReceipt = ^uint64(0)
+
+// sealOutbound seals each message of a report to its receiver's newest key (X-Wing preferred),
+// context the receiver's id, associated data the sender's id. A receiver without a key gets an
+// empty payload: the chain bounces the message.
+func sealOutbound(chain store.Reader, rep *contracts.Report) error {
+	for _, out := range rep.GetOutbound() {
+		m := out.GetMessage()
+		if m == nil {
+			continue
+		}
+		plain := m.GetPayload()
+		m.Payload, m.KeyGeneration = nil, 0
+		to, err := contracts.GetContract(chain, m.GetTo())
+		if err != nil || to.GetStatus() != contracts.Contract_STATUS_ACTIVE {
+			continue
+		}
+		newest := to.GetKeys()[len(to.GetKeys())-1]
+		for _, k := range slices.Backward(newest.GetEncryptionKeys()) {
+			env, err := envelope.Seal(envelope.PublicKey{KEM: envelope.KEM(k.GetKem()), Key: k.GetPublicKey()}, envelope.PurposeCommand, m.GetTo(), out.GetFrom(), plain)
+			if err != nil {
+				return err
+			}
+			m.Payload, m.KeyGeneration = env, newest.GetClusterGeneration()
+			break
+		}
+	}
+	return nil
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/phala-go/phala/chain/amount"
 	"github.com/phala-go/phala/chain/modules/accounts"
 	"github.com/phala-go/phala/chain/modules/contracts"
+	"github.com/phala-go/phala/chain/modules/mq"
 	"github.com/phala-go/phala/chain/modules/registry"
 	"github.com/phala-go/phala/contract/build"
 	"github.com/phala-go/phala/contract/vm"
@@ -20,6 +21,9 @@ import (
 	"github.com/phala-go/phala/crypto/keys"
 	"github.com/phala-go/phala/pruntime/api"
 )
+
+// uploadFee covers a megabyte of code at the default fee per byte.
+var uploadFee = amount.FromUint64(10_000_000_000_000)
 
 var tokenWasm = sync.OnceValues(func() ([]byte, error) {
 	out, err := build.BuildWith(context.Background(), "../examples/contracts/token", build.Options{WasmOpt: "-"})
@@ -94,7 +98,7 @@ func TestContracts(t *testing.T) {
 
 	enc, err := zstd.NewWriter(nil)
 	require.NoError(t, err)
-	n.block(n.w.sign("Bob", &contracts.MsgUploadCode{Code: enc.EncodeAll(wasm, nil), Compression: contracts.CompressionZstd}))
+	n.block(n.w.signWithFee("Bob", uploadFee, &contracts.MsgUploadCode{Code: enc.EncodeAll(wasm, nil), Compression: contracts.CompressionZstd}))
 	hash := contracts.CodeHash(wasm)
 	id := contracts.ContractID(bob, hash[:], cluster, []byte("s1"))
 	cl, err := registry.GetCluster(n.chainState(), cluster)
@@ -230,8 +234,7 @@ func (n *keyNet) deploy(wasm []byte, cluster []byte, salt, init string) [32]byte
 	if _, err := contracts.GetCode(n.chainState(), hash[:]); err != nil {
 		enc, err := zstd.NewWriter(nil)
 		require.NoError(n.t, err)
-		fee, _ := amount.OnePHA.MulUint64(10) // a megabyte at the default fee per byte
-		n.block(n.w.signWithFee("Bob", fee, &contracts.MsgUploadCode{Code: enc.EncodeAll(wasm, nil), Compression: contracts.CompressionZstd}))
+		n.block(n.w.signWithFee("Bob", uploadFee, &contracts.MsgUploadCode{Code: enc.EncodeAll(wasm, nil), Compression: contracts.CompressionZstd}))
 	}
 	n.block(n.w.sign("Bob", &contracts.MsgInstantiate{CodeHash: hash[:], Cluster: cluster, Salt: []byte(salt), Init: []byte(init),
 		GasLimit: 2_000_000_000, AllowPlain: true}))
@@ -343,4 +346,110 @@ func TestSynchronousCalls(t *testing.T) {
 	require.Error(t, ans.Result.Err)
 	v, _ = n.get("w1", b, "x")
 	require.Equal(t, "1", v)
+}
+
+func sendInput(to [32]byte, inner string, gas uint64) string {
+	return fmt.Sprintf(`{"send":{"contract":"0x%x","input":%q,"gas":%d}}`, to[:], inner, gas)
+}
+
+// TestAsyncMessages: contracts in different clusters exchange messages through the chain, in
+// order and exactly once (a worker restarting in flight included); undeliverable messages and
+// short transfers bounce; deposits reach the contract or go back; replayed or tampered cluster
+// reports are refused.
+func TestAsyncMessages(t *testing.T) {
+	wasm, err := probeWasm()
+	require.NoError(t, err)
+	n := newKeyNet(t)
+	for _, name := range []string{"g1", "w1", "w2"} {
+		n.open(name)
+	}
+	n.block()
+	n.register("g1", "w1", "w2")
+	n.govern(&registry.MsgRegisterGatekeeper{Worker: n.id("g1")})
+	n.settle()
+	n.govern(&registry.MsgCreateCluster{Workers: [][]byte{n.id("w1")}}, &registry.MsgCreateCluster{Workers: [][]byte{n.id("w2")}})
+	n.settle()
+	a := n.deploy(wasm, registry.ClusterID(1), "a", "{}")
+	b := n.deploy(wasm, registry.ClusterID(2), "b", "{}")
+	// A's account pays the gas of what it sends.
+	fund, _ := amount.OnePHA.MulUint64(100)
+	n.block(n.w.sign("Bob", &accounts.MsgTransfer{To: a[:], Amount: fund.String()}))
+
+	// A message crosses clusters; the receiver sees the sender.
+	rc := n.run("w1", a, sendInput(b, `{"whoami":{}}`, 100_000_000))
+	require.Equal(t, "ok", rc.GetOutcome(), rc.GetError())
+	n.settle()
+	who, err := n.get("w2", b, "caller")
+	require.NoError(t, err)
+	require.Equal(t, fmt.Sprintf("contract:0x%x", a[:]), who)
+
+	// Exactly once, in order, with the receiving worker restarting while messages are in flight.
+	for range 3 {
+		n.block(n.w.sign("Bob", &contracts.MsgExecute{Contract: a[:], Payload: []byte(sendInput(b, `{"count":{}}`, 100_000_000)), GasLimit: 1_000_000_000}))
+	}
+	n.block()
+	require.NoError(t, n.rts["w2"].Close())
+	n.open("w2")
+	n.settle()
+	count, err := n.get("w2", b, "count")
+	require.NoError(t, err)
+	require.Equal(t, "xxx", count, "three messages, each delivered once")
+
+	// Undeliverable: no contract there; the receiver fails. Both bounce to A with their numbers.
+	nowhere := [32]byte{0xde, 0xad}
+	n.run("w1", a, sendInput(nowhere, `{"count":{}}`, 100_000_000))
+	n.run("w1", a, sendInput(b, `{"fail_after_set":{"key":"z","value":"1"}}`, 100_000_000))
+	n.settle()
+	for _, key := range []string{"bounce:message:4:", "bounce:message:5:"} {
+		reason, err := n.get("w1", a, key)
+		require.NoError(t, err, key)
+		require.NotEmpty(t, reason)
+	}
+	_, err = n.get("w2", b, "z")
+	require.Error(t, err, "the failed receiver's write was discarded")
+
+	// Transfers from the contract's account: one that fits, one that bounces.
+	dave := account(t, "Dave")
+	before := accounts.Get(n.chainState(), dave).Balance
+	n.run("w1", a, `{"transfer":{"to":"`+hexAddr(dave)+`","amount":"1000"}}`)
+	n.run("w1", a, `{"transfer":{"to":"`+hexAddr(dave)+`","amount":"999999999999999999999"}}`)
+	n.settle()
+	after := accounts.Get(n.chainState(), dave).Balance
+	got, _ := after.Sub(before)
+	require.Equal(t, amount.FromUint64(1000), got)
+	_, err = n.get("w1", a, "bounce:transfer:0:999999999999999999999")
+	require.NoError(t, err, "the short transfer bounced")
+
+	// Deposits: accepted, then refused and given back.
+	charlie := account(t, "Charlie")
+	n.block(n.w.sign("Charlie", &contracts.MsgDeposit{Contract: a[:], Amount: "500", GasLimit: 100_000_000}))
+	n.settle()
+	dep, err := n.get("w1", a, "deposit:"+hexAddr(charlie))
+	require.NoError(t, err)
+	require.Equal(t, "500", dep)
+	n.run("w1", a, `{"set":{"key":"refuse","value":"1"}}`)
+	balA := accounts.Get(n.chainState(), keys.AccountID(a)).Balance
+	n.block(n.w.sign("Charlie", &contracts.MsgDeposit{Contract: a[:], Amount: "700", GasLimit: 100_000_000}))
+	n.settle()
+	require.Equal(t, balA, accounts.Get(n.chainState(), keys.AccountID(a)).Balance, "the refused deposit went back")
+
+	// A cluster's report replayed, or tampered with, is refused by the chain.
+	n.block(n.w.sign("Bob", &contracts.MsgExecute{Contract: a[:], Payload: []byte(sendInput(b, `{"count":{}}`, 100_000_000)), GasLimit: 1_000_000_000}))
+	n.block()
+	reports := n.egress()
+	require.Len(t, reports, 1)
+	report := reports[0]
+	m, err := mq.DecodeMessage(report.GetMessage())
+	require.NoError(t, err)
+	require.Equal(t, mq.KindCluster, m.GetOrigin().Type())
+	n.settle()
+	tampered := &mq.SignedMessage{Message: append([]byte{}, report.GetMessage()...), Sequence: report.GetSequence() + 1, Signature: report.GetSignature()}
+	n.w.chain.AllowFailures = true
+	n.block(n.w.sign("Ferdie", &mq.MsgSyncOffchain{Message: report}), n.w.sign("Ferdie", &mq.MsgSyncOffchain{Message: tampered}))
+	n.w.chain.AllowFailures = false
+	require.Contains(t, n.w.chain.Results[0].GetLog(), mq.ErrStale.Error())
+	require.Contains(t, n.w.chain.Results[1].GetLog(), mq.ErrBadSignature.Error())
+	n.settle()
+	count, _ = n.get("w2", b, "count")
+	require.Equal(t, "xxxx", count, "delivered once")
 }

@@ -49,7 +49,7 @@ func newQueryNet(t testing.TB) *queryNet {
 	bob, charlie, dave := account(t, "Bob"), account(t, "Charlie"), account(t, "Dave")
 	enc, err := zstd.NewWriter(nil)
 	require.NoError(t, err)
-	n.block(n.w.sign("Bob", &contracts.MsgUploadCode{Code: enc.EncodeAll(wasm, nil), Compression: contracts.CompressionZstd}))
+	n.block(n.w.signWithFee("Bob", uploadFee, &contracts.MsgUploadCode{Code: enc.EncodeAll(wasm, nil), Compression: contracts.CompressionZstd}))
 	hash := contracts.CodeHash(wasm)
 	id := contracts.ContractID(bob, hash[:], cluster, []byte("q"))
 	cl, err := registry.GetCluster(n.chainState(), cluster)

@@ -49,7 +49,8 @@ func (c Context) Block() Block {
 	return *c.call.block
 }
 
-// ReadOnly reports whether the call is a query, in which storage writes and events trap.
+// ReadOnly reports whether the call is a query, in which storage writes, events, messages and
+// transfers trap.
 func (c Context) ReadOnly() bool { return c.call.entry == abi.Query }
 
 // Emit records an event with data encoded as JSON. Whether an event becomes public is the

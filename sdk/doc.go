@@ -12,9 +12,10 @@
 //
 // Commands and queries are JSON objects with one key naming the handler: {"transfer": {...}}.
 // Storage (Get, Set, Item, Map), the Context (caller, own address, block, events, randomness,
-// cross-contract calls) and the crypto helpers (SHA256, SHA3_256, VerifyEd25519, VerifySr25519)
-// are answered by the VM's host functions; docs/contract-abi.md in the Phala-Go repository
-// specifies them.
+// synchronous cross-contract calls, asynchronous messages, transfers of the contract's funds)
+// and the crypto helpers (SHA256, SHA3_256, VerifyEd25519, VerifySr25519) are answered by the
+// VM's host functions; docs/contract-abi.md in the Phala-Go repository specifies them. The chain
+// itself delivers deposits and bounces, which HandleDeposit and HandleBounce receive.
 //
 // Compiled natively (any GOOS other than wasip1), the same contract runs against the in-memory
 // host of package sdktest, so contracts are unit-tested with plain go test.

@@ -15,6 +15,16 @@ var (
 	ErrCalleeOutOfGas = errors.New("called contract ran out of gas")
 	// ErrCalleeTrapped reports a cross-contract call that trapped.
 	ErrCalleeTrapped = errors.New("called contract trapped")
+	// ErrBadAmount reports a transfer amount that is not a positive decimal integer below
+	// 2^128 without sign or leading zeros.
+	ErrBadAmount = errors.New("bad amount")
+	// ErrBadGasLimit reports a message sent with a zero gas limit.
+	ErrBadGasLimit = errors.New("a message needs a positive gas limit")
+	// ErrNotFromChain reports a deposit or a bounce that the chain did not send: an account or
+	// a contract tried to fake one.
+	ErrNotFromChain = errors.New("only the chain delivers deposits and bounces")
+	// ErrBadBounce reports a bounce of an unknown kind.
+	ErrBadBounce = errors.New("bounce of an unknown kind")
 )
 
 // CallError is the error a called contract returned, as its message.

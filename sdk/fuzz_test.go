@@ -3,6 +3,7 @@ package sdk
 import (
 	"bytes"
 	"encoding/binary"
+	"math/big"
 	"testing"
 )
 
@@ -34,6 +35,22 @@ func FuzzDecodeEntry(f *testing.F) {
 		re := append(binary.LittleEndian.AppendUint32(nil, uint32(len(k))), k...)
 		if !bytes.Equal(append(re, v...), b) {
 			t.Fatalf("decodeEntry(%x) = %x, %x does not re-encode", b, k, v)
+		}
+	})
+}
+
+// FuzzValidAmount checks the amount rule against math/big: the canonical decimal form of an
+// integer in [1, 2^128-1].
+func FuzzValidAmount(f *testing.F) {
+	for _, s := range []string{"1", "0", "007", "-1", maxAmount, "340282366920938463463374607431768211456", "1e3", ""} {
+		f.Add(s)
+	}
+	limit := new(big.Int).Lsh(big.NewInt(1), 128)
+	f.Fuzz(func(t *testing.T, s string) {
+		n, ok := new(big.Int).SetString(s, 10)
+		want := ok && n.Sign() > 0 && n.Cmp(limit) < 0 && n.String() == s
+		if got := validAmount(s); got != want {
+			t.Fatalf("validAmount(%q) = %v, want %v", s, got, want)
 		}
 	})
 }

@@ -45,6 +45,12 @@ func hostCall(contract [32]byte, input []byte, gasLimit uint64) (int, []byte) {
 	return host().Call(contract, input, gasLimit)
 }
 
+func hostSend(contract [32]byte, input []byte, gasLimit uint64) uint64 {
+	return host().Send(contract, input, gasLimit)
+}
+
+func hostTransfer(to [32]byte, amount string) { host().Transfer(to, amount) }
+
 func hostHash(alg uint32, data []byte) [32]byte {
 	if alg == hashSHA3 {
 		return sha3.Sum256(data)

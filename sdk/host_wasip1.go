@@ -65,6 +65,12 @@ func abiLog(p unsafe.Pointer, n uint32)
 //go:wasmimport phala call
 func abiCall(contract unsafe.Pointer, ip unsafe.Pointer, in uint32, gasLimit uint64) uint32
 
+//go:wasmimport phala send
+func abiSend(contract unsafe.Pointer, ip unsafe.Pointer, in uint32, gasLimit uint64) uint64
+
+//go:wasmimport phala transfer
+func abiTransfer(to unsafe.Pointer, ap unsafe.Pointer, an uint32)
+
 //go:wasmexport instantiate
 func exportInstantiate(inputLen uint32) uint32 { return run(abi.Instantiate, inputLen) }
 
@@ -162,6 +168,14 @@ func hostLog(msg string) { abiLog(sptr(msg), uint32(len(msg))) }
 func hostCall(contract [32]byte, input []byte, gasLimit uint64) (int, []byte) {
 	status := abiCall(unsafe.Pointer(&contract), ptr(input), uint32(len(input)), gasLimit)
 	return int(status), result(abiResultLen())
+}
+
+func hostSend(contract [32]byte, input []byte, gasLimit uint64) uint64 {
+	return abiSend(unsafe.Pointer(&contract), ptr(input), uint32(len(input)), gasLimit)
+}
+
+func hostTransfer(to [32]byte, amount string) {
+	abiTransfer(unsafe.Pointer(&to), sptr(amount), uint32(len(amount)))
 }
 
 func hostHash(alg uint32, data []byte) [32]byte {

@@ -40,9 +40,11 @@ func Init[M any](fn func(ctx Context, msg M) error) {
 }
 
 // Handle registers a command: the input {"<name>": <M as JSON>} runs fn. The command's writes
-// are kept only if fn returns nil.
+// are kept only if fn returns nil. The names "deposit" and "bounce" are the chain's: register
+// them with HandleDeposit and HandleBounce.
 func Handle[M any](name string, fn func(ctx Context, msg M) error) {
 	warm[M]()
+	reserved(name)
 	register(router.commands, "command", name, func(ctx Context, body json.RawMessage) ([]byte, error) {
 		var m M
 		if err := decodeStrict(body, &m); err != nil {
@@ -55,6 +57,7 @@ func Handle[M any](name string, fn func(ctx Context, msg M) error) {
 // HandleResult registers a command that also returns a result, encoded as JSON in the output
 // (useful to a calling contract).
 func HandleResult[M, R any](name string, fn func(ctx Context, msg M) (R, error)) {
+	reserved(name)
 	register(router.commands, "command", name, withResult("command", name, fn))
 }
 
@@ -81,6 +84,14 @@ func withResult[M, R any](kind, name string, fn func(Context, M) (R, error)) han
 			return nil, fmt.Errorf("sdk: %s %q: encoding the result: %w", kind, name, err)
 		}
 		return out, nil
+	}
+}
+
+// reserved panics for the command names only the chain sends: a plain handler under one of
+// them would accept deposits and bounces faked by any account.
+func reserved(name string) {
+	if name == depositCommand || name == bounceCommand {
+		panic(fmt.Sprintf("sdk: command %q is the chain's: register it with HandleDeposit or HandleBounce", name))
 	}
 }
 

@@ -25,6 +25,19 @@ type setMsg struct {
 	Value int    `json:"value"`
 }
 
+type sendMsg struct {
+	To    sdk.Address `json:"to"`
+	Key   string      `json:"key"`
+	Count int         `json:"count"`
+	Gas   uint64      `json:"gas"`
+	Fail  bool        `json:"fail"`
+}
+
+type payMsg struct {
+	To     sdk.Address `json:"to"`
+	Amount string      `json:"amount"`
+}
+
 type whoami struct {
 	Kind   string      `json:"kind"`
 	ID     sdk.Address `json:"id"`
@@ -80,6 +93,51 @@ func init() {
 		values.Set("reply", len(out))
 		return nil
 	})
+	sdk.HandleResult("send", func(ctx sdk.Context, m sendMsg) ([]uint64, error) {
+		var numbers []uint64
+		for i := range m.Count {
+			n, err := ctx.Send(m.To, map[string]setMsg{"set": {Key: m.Key, Value: i}}, m.Gas)
+			if err != nil {
+				return nil, err
+			}
+			numbers = append(numbers, n)
+		}
+		values.Set("sent", len(numbers))
+		if m.Fail {
+			return nil, errBoom
+		}
+		return numbers, nil
+	})
+	sdk.Handle("send_raw", func(ctx sdk.Context, m sendMsg) error {
+		_, err := ctx.SendBytes(m.To, []byte(m.Key), m.Gas)
+		return err
+	})
+	sdk.Handle("send_unencodable", func(ctx sdk.Context, m sendMsg) error {
+		_, err := ctx.Send(m.To, func() {}, 1)
+		return err
+	})
+	sdk.Handle("pay", func(ctx sdk.Context, m payMsg) error {
+		if err := ctx.Transfer(m.To, m.Amount); err != nil {
+			return err
+		}
+		values.Set("paid/"+m.Amount, 1)
+		return nil
+	})
+	sdk.HandleDeposit(func(ctx sdk.Context, d sdk.Deposit) error {
+		if d.Amount == "13" {
+			return errors.New("unlucky deposit")
+		}
+		values.Set("deposit/"+d.From.String(), len(d.Amount))
+		return nil
+	})
+	sdk.HandleBounce(func(ctx sdk.Context, b sdk.Bounce) error {
+		raw, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		sdk.Set([]byte("bounce"), raw)
+		return nil
+	})
 	sdk.HandleResult("double", func(ctx sdk.Context, m setMsg) (int, error) { return 2 * m.Value, nil })
 	sdk.HandleQuery("get", func(ctx sdk.Context, m setMsg) (int, error) {
 		v, ok := values.Get(m.Key)
@@ -98,6 +156,12 @@ func init() {
 	})
 	sdk.HandleQuery("greeting", func(ctx sdk.Context, _ struct{}) (string, error) {
 		return greeting.GetOr("none"), nil
+	})
+	sdk.HandleQuery("qsend", func(ctx sdk.Context, m sendMsg) (uint64, error) {
+		return ctx.SendBytes(m.To, []byte("{}"), 1)
+	})
+	sdk.HandleQuery("qpay", func(ctx sdk.Context, m payMsg) (bool, error) {
+		return true, ctx.Transfer(m.To, m.Amount)
 	})
 	sdk.HandleQuery("write", func(ctx sdk.Context, m setMsg) (int, error) {
 		values.Set(m.Key, m.Value)
@@ -134,7 +198,7 @@ func TestRouter(t *testing.T) {
 		{"array", "execute", `[1]`, ``, sdk.ErrMalformedMessage, ""},
 		{"unknown field", "execute", `{"set": {"key": "a", "valeu": 1}}`, ``, sdk.ErrMalformedMessage, `unknown field "valeu"`},
 		{"wrong type", "execute", `{"set": {"key": 5}}`, ``, sdk.ErrMalformedMessage, `command "set"`},
-		{"unknown command", "execute", `{"nope": {}}`, ``, sdk.ErrUnknownMessage, `no command "nope" (known: call, double, emit, panic, raw, remove, set, set_then_fail)`},
+		{"unknown command", "execute", `{"nope": {}}`, ``, sdk.ErrUnknownMessage, `no command "nope" (known: bounce, call, deposit, double, emit, panic, pay, raw, remove, send, send_raw, send_unencodable, set, set_then_fail)`},
 		{"query is not a command", "execute", `{"get": {}}`, ``, sdk.ErrUnknownMessage, ""},
 		{"handler error", "query", `{"get": {"key": "zz"}}`, ``, sdktest.ErrContract, "no such key"},
 	}

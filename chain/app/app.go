@@ -119,7 +119,7 @@ func New(cfg Config) (*App, error) {
 	ctr := contracts.New(queue)
 	queue.SetKeyResolver(mq.KindCluster, contracts.ClusterSigningKey)
 	queue.Subscribe(registry.TopicGatekeeper, ctr.HandleClusterKey) // after the registry's handler
-	queue.Subscribe(contracts.TopicReport, contracts.HandleReport)
+	queue.Subscribe(contracts.TopicReport, ctr.HandleReport)
 	mods := []module.Module{accounts.New(), governance.New(router), registry.New(), queue, validators.New(), ctr}
 	for _, m := range mods {
 		m.Register(router)

@@ -33,6 +33,8 @@ func (h *memHost) ReadOnly() bool            { return false }
 func (h *memHost) Call([32]byte, []byte, uint64) ([]byte, uint64, error) {
 	return nil, 0, vm.ErrNotSupported
 }
+func (h *memHost) Send([32]byte, []byte, uint64) (uint64, error) { return 0, vm.ErrNotSupported }
+func (h *memHost) Transfer([32]byte, string) error               { return vm.ErrNotSupported }
 
 // runToken instantiates the token module and reads the instantiator's balance.
 func runToken(t *testing.T, wasm []byte) {

@@ -26,6 +26,9 @@ const (
 const (
 	maxTopic    = 64
 	maxLogBytes = 4096 // of one log message or of a call's stdout/stderr forwarded to Host.Log
+	// maxAmount is the largest transfer amount, 2^128-1 (the chain's amounts are 128-bit), in
+	// decimal; its length bounds the transfer import's amount.
+	maxAmount = "340282366920938463463374607431768211455"
 )
 
 // Algorithm numbers of the hash and verify imports.
@@ -110,6 +113,8 @@ var phalaFuncs = []hostFunc{
 	{"verify", "iiiiiiii", "i", verify},
 	{"log", "ii", "", logFn},
 	{"call", "iiiI", "i", callFn},
+	{"send", "iiiI", "I", sendFn},
+	{"transfer", "iii", "", transferFn},
 }
 
 func u32(v uint64) uint32 { return uint32(v) }
@@ -484,4 +489,87 @@ func callFn(s *callState, mem guestMemory, st []uint64) error {
 		return hostErr("call", cerr)
 	}
 	return nil
+}
+
+// sendFn(contract, input, input_len, gas_limit) -> the message's number (Host.Send).
+func sendFn(s *callState, mem guestMemory, st []uint64) error {
+	if err := s.writable("send"); err != nil {
+		return err
+	}
+	if err := s.charge(s.cfg.Costs.Send); err != nil {
+		return err
+	}
+	id, err := s.read(mem, u32(st[0]), 32, 32, "contract id")
+	if err != nil {
+		return err
+	}
+	input, err := s.read(mem, u32(st[1]), u32(st[2]), s.cfg.MaxInput, "message input")
+	if err != nil {
+		return err
+	}
+	if st[3] == 0 {
+		return fmt.Errorf("%w: a message needs a positive gas limit", ErrABI)
+	}
+	if err := s.charge(mulSat(uint64(len(input)), s.cfg.Costs.SendByte)); err != nil {
+		return err
+	}
+	n, err := s.host.Send([32]byte(id), bytes.Clone(input), st[3])
+	if err != nil {
+		return outboundErr("send", err)
+	}
+	if n > math.MaxInt64 {
+		return hostErr("send", fmt.Errorf("message number %d does not fit in an i64", n))
+	}
+	st[0] = n
+	return nil
+}
+
+// transferFn(to, amount, amount_len) queues a transfer of the contract's funds (Host.Transfer).
+func transferFn(s *callState, mem guestMemory, st []uint64) error {
+	if err := s.writable("transfer"); err != nil {
+		return err
+	}
+	if err := s.charge(s.cfg.Costs.Transfer); err != nil {
+		return err
+	}
+	to, err := s.read(mem, u32(st[0]), 32, 32, "recipient")
+	if err != nil {
+		return err
+	}
+	if n := u32(st[2]); n == 0 || n > uint32(len(maxAmount)) {
+		return fmt.Errorf("%w: transfer amount of %d characters: want 1 to %d decimal digits", ErrABI, n, len(maxAmount))
+	}
+	amount, err := s.read(mem, u32(st[1]), u32(st[2]), len(maxAmount), "transfer amount")
+	if err != nil {
+		return err
+	}
+	if !validAmount(amount) {
+		return fmt.Errorf("%w: transfer amount %q: want a positive decimal integer below 2^128, without sign or leading zeros", ErrABI, amount)
+	}
+	if err := s.host.Transfer([32]byte(to), string(amount)); err != nil {
+		return outboundErr("transfer", err)
+	}
+	return nil
+}
+
+// validAmount reports whether a is the canonical decimal form of an integer in [1, 2^128-1].
+func validAmount(a []byte) bool {
+	if len(a) == 0 || len(a) > len(maxAmount) || a[0] == '0' {
+		return false
+	}
+	for _, c := range a {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(a) < len(maxAmount) || string(a) <= maxAmount
+}
+
+// outboundErr maps a Host.Send or Host.Transfer failure: the host's own limits fail the call
+// with ErrLimit, anything else is a host failure.
+func outboundErr(op string, err error) error {
+	if errors.Is(err, ErrLimit) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return hostErr(op, err)
 }

@@ -293,6 +293,7 @@ func BenchmarkHostFunctions(b *testing.B) {
 	copy(mem[4192:], sr.pub[:])
 	copy(mem[4224:], sr.sig)
 	copy(mem[4288:], "app/v1hello")
+	copy(mem[5000:], "1500")
 	byName := map[string]*hostFunc{}
 	for i := range phalaFuncs {
 		byName[phalaFuncs[i].name] = &phalaFuncs[i]
@@ -312,14 +313,17 @@ func BenchmarkHostFunctions(b *testing.B) {
 		{"sha3-1KiB", "hash", []uint64{hashSHA3, 1024, 1024, 0}},
 		{"verify-ed25519", "verify", []uint64{sigEd25519, 4096, 4288, 6, 4294, 5, 4128, 64}},
 		{"verify-sr25519", "verify", []uint64{sigSr25519, 4192, 4288, 6, 4294, 5, 4224, 64}},
+		{"send-100B", "send", []uint64{0, 1024, 100, 1_000_000}},
+		{"transfer", "transfer", []uint64{0, 5000, 4}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			s, _ := fuzzState(b, false)
+			s, h := fuzzState(b, false)
 			f := byName[tc.fn]
 			st := make([]uint64, 8)
 			var gasUsed uint64
 			for range b.N {
 				copy(st, tc.params)
+				h.messages, h.transfers = h.messages[:0], h.transfers[:0]
 				s.meter.Reset(1 << 40)
 				if err := s.invoke(f, testMemory(mem), st, true); err != nil {
 					b.Fatal(err)

@@ -40,6 +40,13 @@ type HostCosts struct {
 	VerifySr25519 uint64
 	// CrossCall is charged per cross-contract call; the gas the callee uses is charged on top.
 	CrossCall uint64
+	// Send is charged per asynchronous message, plus SendByte per byte of its input: the worker
+	// seals each message to its receiver's key and the chain carries and stores it. The
+	// delivery itself is paid from the message's own gas limit.
+	Send     uint64
+	SendByte uint64
+	// Transfer is charged per transfer of the contract's funds.
+	Transfer uint64
 }
 
 // DefaultHostCosts returns the default schedule. One unit is about one simple Wasm instruction,
@@ -63,6 +70,9 @@ func DefaultHostCosts() HostCosts {
 		VerifyEd25519:    120_000,
 		VerifySr25519:    210_000,
 		CrossCall:        10_000,
+		Send:             500_000,
+		SendByte:         8,
+		Transfer:         10_000,
 	}
 }
 

@@ -68,6 +68,8 @@ func determinismSteps() []step {
 		{"probe", "alice", EntryExecute, `{"grow": {"key": "g", "size": 1500000}}`, 4, 200_000_000},
 		{"probe", "alice", EntryQuery, `{"iterate": {"key": ""}}`, 4, 0},
 		{"probe", "alice", EntryQuery, `{"env": {}}`, 4, 0},
+		{"probe", "alice", EntryExecute, sendInput(account("token"), `{"transfer":{}}`, 0, 3, 100_000, false), 4, 0},
+		{"probe", "alice", EntryExecute, payInput(account("bob"), "1500"), 4, 0},
 		{"vote", "alice", EntryInstantiate, `{"question": "q", "options": ["a", "b"], "end_height": 9}`, 1, 0},
 		{"vote", "bob", EntryExecute, `{"vote": {"option": "b"}}`, 2, 0},
 		{"vote", "bob", EntryQuery, `{"tally": {}}`, 9, 0},
@@ -101,6 +103,9 @@ func TestDeterminism(t *testing.T) {
 		if o.GasUsed == 0 {
 			t.Errorf("step %d used no gas", i)
 		}
+	}
+	if want[13].Output != "[0,1,2]" || want[14].Err != "" {
+		t.Errorf("send and transfer: %+v %+v", want[13], want[14])
 	}
 	if want[10].Err != "" {
 		t.Errorf("the memory-growing step failed: %s", want[10].Err)

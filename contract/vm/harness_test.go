@@ -36,6 +36,7 @@ func runTests(m *testing.M) int {
 		{"token", "../../examples/contracts", "./token"},
 		{"auction", "../../examples/contracts", "./auction"},
 		{"vote", "../../examples/contracts", "./vote"},
+		{"orderbook", "../../examples/contracts", "./orderbook"},
 		{"probe", "testdata/probe", "."},
 	}
 	for _, b := range builds {
@@ -127,10 +128,12 @@ func load(t testing.TB, e *Engine, name string) *Code {
 	return c
 }
 
-// store is the storage of one contract, shared by the hosts of its calls.
+// store is the storage of one contract, shared by the hosts of its calls. sent counts the
+// messages the contract has sent over its life (the next message's number).
 type store struct {
 	mu   sync.RWMutex
 	data map[string][]byte
+	sent uint64
 }
 
 func newStore() *store { return &store{data: map[string][]byte{}} }
@@ -154,11 +157,29 @@ type memHost struct {
 	// entered and release, when set, make Get signal and then wait (concurrency tests).
 	entered chan struct{}
 	release chan struct{}
+	// outboundErr, when set, is what Send and Transfer return.
+	outboundErr error
 
-	mu     sync.Mutex
-	events []string
-	logs   []string
-	writes int
+	mu        sync.Mutex
+	events    []string
+	logs      []string
+	writes    int
+	messages  []message
+	transfers []transfer
+}
+
+// message is a message a call sent (Host.Send).
+type message struct {
+	number   uint64
+	to       [32]byte
+	input    string
+	gasLimit uint64
+}
+
+// transfer is a transfer a call queued (Host.Transfer).
+type transfer struct {
+	to     [32]byte
+	amount string
 }
 
 func newHost(st *store, caller string) *memHost {
@@ -248,14 +269,50 @@ func (h *memHost) Call(contract [32]byte, input []byte, gasLimit uint64) ([]byte
 
 func (h *memHost) ReadOnly() bool { return h.readOnly }
 
-// call runs one call and, like pRuntime, discards its writes when it failed.
+func (h *memHost) Send(contract [32]byte, input []byte, gasLimit uint64) (uint64, error) {
+	if h.outboundErr != nil {
+		return 0, h.outboundErr
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.writes++
+	h.st.mu.Lock()
+	n := h.st.sent
+	h.st.sent++
+	h.st.mu.Unlock()
+	h.messages = append(h.messages, message{number: n, to: contract, input: string(input), gasLimit: gasLimit})
+	return n, nil
+}
+
+func (h *memHost) Transfer(to [32]byte, amount string) error {
+	if h.outboundErr != nil {
+		return h.outboundErr
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.writes++
+	h.transfers = append(h.transfers, transfer{to: to, amount: amount})
+	return nil
+}
+
+// call runs one call and, like pRuntime, discards its writes, messages and transfers when it
+// failed (a discarded message's number is used again).
 func call(c *Code, h *memHost, entry Entry, input string, gasLimit uint64) Result {
 	before := h.st.snapshot()
+	h.st.mu.RLock()
+	sent := h.st.sent
+	h.st.mu.RUnlock()
+	h.mu.Lock()
+	messages, transfers := len(h.messages), len(h.transfers)
+	h.mu.Unlock()
 	res := c.Call(context.Background(), h, entry, []byte(input), gasLimit)
 	if res.Err != nil {
 		h.st.mu.Lock()
-		h.st.data = before
+		h.st.data, h.st.sent = before, sent
 		h.st.mu.Unlock()
+		h.mu.Lock()
+		h.messages, h.transfers = h.messages[:messages], h.transfers[:transfers]
+		h.mu.Unlock()
 	}
 	return res
 }

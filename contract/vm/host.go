@@ -28,11 +28,13 @@ func (e Entry) String() string {
 // import writes) and match the SDK's.
 type CallerKind uint8
 
-// Caller kinds. CallerNone is an anonymous query.
+// Caller kinds. CallerNone is an anonymous query. CallerChain is the chain itself, delivering a
+// deposit or a bounce (docs/contract-abi.md); its ID is all zeros.
 const (
 	CallerNone     CallerKind = 0
 	CallerAccount  CallerKind = 1
 	CallerContract CallerKind = 2
+	CallerChain    CallerKind = 3
 )
 
 // Caller is the account or contract that made a call.
@@ -77,6 +79,23 @@ type Host interface {
 	// *ContractError for the callee's own error, ErrOutOfGas, ErrTrap (and ErrABI, ErrLimit,
 	// ErrReadOnly), ErrNotSupported; anything else aborts the caller with ErrHost.
 	Call(contract [32]byte, input []byte, gasLimit uint64) (output []byte, gasUsed uint64, err error)
+	// Send queues an asynchronous message: input (at most MaxInput bytes) for contract, to run
+	// as a command with at most gasLimit (> 0) gas, paid by this contract's on-chain account
+	// when it is delivered. It returns the message's number: the messages a contract sends are
+	// numbered from 0 over its life. Like writes, the message is kept only if the call (the
+	// outermost one, for a nested call) succeeds, and a discarded message's number is used
+	// again. The receiver sees this contract as its caller (CallerContract). Messages are
+	// delivered in order and exactly once, or bounced back to this contract.
+	Send(contract [32]byte, input []byte, gasLimit uint64) (number uint64, err error)
+	// Transfer queues a transfer of amount (a positive decimal integer below 2^128, in the
+	// smallest unit, already validated) from this contract's on-chain account (whose id is the
+	// contract id) to account to; kept only if the call succeeds, like Send. A transfer the
+	// account cannot pay bounces back to this contract.
+	//
+	// Send and Transfer errors: one wrapping ErrLimit (the host's own bounds, such as a gas
+	// limit above the chain's maximum) fails the call with ErrLimit; anything else aborts it
+	// with ErrHost. Both must be deterministic.
+	Transfer(to [32]byte, amount string) error
 	// ReadOnly reports whether writes and events must be refused; queries are always read-only.
 	ReadOnly() bool
 }

@@ -41,6 +41,9 @@ func TestValidate(t *testing.T) {
 	}{
 		{"minimal contract", m.encode(), nil},
 		{"provided imports", m.withImport("phala", "storage_get", [2]string{"ii", "I"}).withImport("wasi_snapshot_preview1", "fd_write", [2]string{"iiii", "i"}).encode(), nil},
+		{"send and transfer", m.withImport("phala", "send", [2]string{"iiiI", "I"}).withImport("phala", "transfer", [2]string{"iii", ""}).encode(), nil},
+		{"send, wrong signature", m.withImport("phala", "send", [2]string{"iiiI", "i"}).encode(), []error{ErrInvalidModule, ErrUnknownImport}},
+		{"transfer, wrong signature", m.withImport("phala", "transfer", [2]string{"iiI", ""}).encode(), []error{ErrInvalidModule, ErrUnknownImport}},
 		{"garbage", []byte("not wasm at all"), []error{ErrInvalidModule, gas.ErrMalformed}},
 		{"truncated", m.encode()[:30], []error{ErrInvalidModule, gas.ErrMalformed}},
 		{"missing query", noQuery.encode(), []error{ErrInvalidModule, ErrMissingExport}},

@@ -23,6 +23,7 @@ const (
 	MaxValue     = 64 << 10
 	MaxTopic     = 64
 	MaxEventData = 64 << 10
+	MaxInput     = 256 << 10 // also of a message's input
 )
 
 var (
@@ -42,8 +43,26 @@ type Event struct {
 	Data  []byte
 }
 
+// Sent is a message a contract sent (Context.Send) in a successful call.
+type Sent struct {
+	Number   uint64
+	From     sdk.Address // the sending contract
+	To       sdk.Address
+	Input    []byte
+	GasLimit uint64
+}
+
+// Transfer is a transfer of the contract's funds (Context.Transfer) queued by a successful call.
+type Transfer struct {
+	To     sdk.Address
+	Amount string
+}
+
+// Chain is the caller of deposits and bounces: the chain itself.
+var Chain = sdk.Caller{Kind: sdk.CallerChain}
+
 // Env is an in-memory contract host: one contract's storage, the block and the records of its
-// events and logs. Set the exported fields between calls.
+// events, logs, messages and transfers. Set the exported fields between calls.
 type Env struct {
 	Self  sdk.Address
 	Block sdk.Block
@@ -57,10 +76,13 @@ type Env struct {
 	// native sr25519, so VerifySr25519 panics unless the test provides one.
 	Sr25519Verifier func(pub [32]byte, signed, sig []byte) bool
 
-	Events []Event  // events of successful calls, oldest first
-	Logs   []string // log lines of all calls
+	Events    []Event    // events of successful calls, oldest first
+	Logs      []string   // log lines of all calls
+	Sent      []Sent     // messages sent by successful calls, oldest first
+	Transfers []Transfer // transfers queued by successful calls, oldest first
 
 	store map[string][]byte
+	sent  uint64 // the number of the next message
 }
 
 // BlockInterval is how far Advance moves the block time per block.
@@ -136,13 +158,23 @@ func (e *Env) Query(caller sdk.Caller, msg any) ([]byte, error) {
 
 // QueryAs runs a query and decodes its output into R.
 func QueryAs[R any](e *Env, caller sdk.Caller, msg any) (R, error) {
-	var r R
 	out, err := e.Query(caller, msg)
+	return decodeOutput[R](out, err)
+}
+
+// ExecuteAs runs a command (one registered with sdk.HandleResult) and decodes its output into R.
+func ExecuteAs[R any](e *Env, caller sdk.Caller, msg any) (R, error) {
+	out, err := e.Execute(caller, msg)
+	return decodeOutput[R](out, err)
+}
+
+func decodeOutput[R any](out []byte, err error) (R, error) {
+	var r R
 	if err != nil {
 		return r, err
 	}
 	if err := json.Unmarshal(out, &r); err != nil {
-		return r, fmt.Errorf("sdktest: decoding the query output %s: %w", out, err)
+		return r, fmt.Errorf("sdktest: decoding the output %s: %w", out, err)
 	}
 	return r, nil
 }
@@ -160,7 +192,7 @@ func (e *Env) call(entry abi.Entry, caller sdk.Caller, msg any) (out []byte, err
 	if e.store == nil {
 		e.store = map[string][]byte{}
 	}
-	saved, events := maps.Clone(e.store), len(e.Events)
+	saved, events, sent, transfers, next := maps.Clone(e.store), len(e.Events), len(e.Sent), len(e.Transfers), e.sent
 	abi.Current = &host{env: e, caller: caller, readOnly: entry == abi.Query}
 	defer func() {
 		abi.Current = nil
@@ -172,7 +204,7 @@ func (e *Env) call(entry abi.Entry, caller sdk.Caller, msg any) (out []byte, err
 			}
 		}
 		if err != nil {
-			e.store, e.Events, out = saved, e.Events[:events], nil
+			e.store, e.Events, e.Sent, e.Transfers, e.sent, out = saved, e.Events[:events], e.Sent[:sent], e.Transfers[:transfers], next, nil
 		}
 	}()
 	out, err = abi.Dispatch(entry, input)
@@ -180,6 +212,40 @@ func (e *Env) call(entry abi.Entry, caller sdk.Caller, msg any) (out []byte, err
 		return nil, fmt.Errorf("%w: %w", ErrContract, err)
 	}
 	return out, nil
+}
+
+// Deposit delivers a deposit of amount from account from, as the chain does: the command
+// {"deposit": ...} with the caller Chain (sdk.HandleDeposit). An error means the chain would
+// refund the deposit.
+func (e *Env) Deposit(from sdk.Address, amount string) error {
+	_, err := e.Execute(Chain, Msg("deposit", sdk.Deposit{From: from, Amount: amount}))
+	return err
+}
+
+// Bounce delivers b as the chain does: the command {"bounce": ...} with the caller Chain
+// (sdk.HandleBounce).
+func (e *Env) Bounce(b sdk.Bounce) error {
+	_, err := e.Execute(Chain, Msg("bounce", b))
+	return err
+}
+
+// BounceMessage bounces m, a message this contract sent, for reason.
+func (e *Env) BounceMessage(m Sent, reason string) error {
+	return e.Bounce(sdk.Bounce{Kind: sdk.BounceMessage, To: m.To, Number: m.Number, Reason: reason})
+}
+
+// BounceTransfer bounces t, a transfer this contract queued, for reason.
+func (e *Env) BounceTransfer(t Transfer, reason string) error {
+	return e.Bounce(sdk.Bounce{Kind: sdk.BounceTransfer, To: t.To, Amount: t.Amount, Reason: reason})
+}
+
+// Deliver runs m, a message another contract sent to this one (m.To == e.Self), as the chain
+// delivers it: a command whose caller is the sending contract.
+func (e *Env) Deliver(m Sent) ([]byte, error) {
+	if m.To != e.Self {
+		return nil, fmt.Errorf("sdktest: message %d is for %s, this contract is %s", m.Number, m.To, e.Self)
+	}
+	return e.Execute(sdk.Caller{Kind: sdk.CallerContract, ID: m.From}, m.Input)
 }
 
 func encodeInput(msg any) ([]byte, error) {
@@ -308,6 +374,25 @@ func (h *host) Call(contract [32]byte, input []byte, gasLimit uint64) (int, []by
 	default:
 		return abi.CallTrapped, nil
 	}
+}
+
+func (h *host) Send(contract [32]byte, input []byte, gasLimit uint64) uint64 {
+	h.write("send")
+	if len(input) > MaxInput {
+		panic(fmt.Errorf("%w: send: input of %d bytes exceeds %d", ErrLimit, len(input), MaxInput))
+	}
+	if gasLimit == 0 {
+		panic(errors.New("sdktest: send with a zero gas limit"))
+	}
+	n := h.env.sent
+	h.env.sent++
+	h.env.Sent = append(h.env.Sent, Sent{Number: n, From: h.env.Self, To: contract, Input: bytes.Clone(input), GasLimit: gasLimit})
+	return n
+}
+
+func (h *host) Transfer(to [32]byte, amount string) {
+	h.write("transfer")
+	h.env.Transfers = append(h.env.Transfers, Transfer{To: to, Amount: amount})
 }
 
 func (h *host) VerifySr25519(pub [32]byte, signed, sig []byte) bool {

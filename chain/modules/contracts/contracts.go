@@ -37,6 +37,7 @@ var (
 	ErrNotFound           = errcode.New(Name, 12, "not found")
 	ErrInvalidGenesis     = errcode.New(Name, 13, "invalid genesis")
 	ErrInvalidInstantiate = errcode.New(Name, 14, "invalid instantiation")
+	ErrInvalidDeposit     = errcode.New(Name, 15, "invalid deposit")
 )
 
 // Topics of the contracts module.
@@ -58,8 +59,10 @@ const (
 	// MaxCodeSize bounds uncompressed code.
 	MaxCodeSize = 32 << 20
 	MaxSaltLen  = 64
-	// MaxReportEvents bounds the events one report publishes.
-	MaxReportEvents = 64
+	// MaxReportEvents bounds the events one report publishes, MaxReportOutbound the messages and
+	// transfers it sends.
+	MaxReportEvents   = 64
+	MaxReportOutbound = 64
 )
 
 // escrowAccount holds the prepaid gas of pending requests.
@@ -82,6 +85,7 @@ func (m *Module) Register(r *module.Router) {
 	module.Handle(r, false, upload)
 	module.Handle(r, false, m.instantiate)
 	module.Handle(r, false, m.execute)
+	module.Handle(r, false, m.deposit)
 	module.Handle(r, true, setParams)
 }
 
@@ -286,10 +290,71 @@ func summary(r *Request) *Request {
 		s.Kind = &Request_Instantiate{Instantiate: &InstantiateRequest{Contract: k.Instantiate.GetContract(), KeyGeneration: k.Instantiate.GetKeyGeneration()}}
 	case *Request_Command:
 		s.Kind = &Request_Command{Command: &CommandRequest{Contract: k.Command.GetContract(), Command: k.Command.GetCommand()}}
-	case *Request_Rekey:
+	case *Request_Message:
+		s.Kind = &Request_Message{Message: &MessageRequest{From: k.Message.GetFrom(), To: k.Message.GetTo(), Number: k.Message.GetNumber()}}
+	case *Request_Rekey, *Request_Bounce, *Request_Deposit:
 		s.Kind = r.GetKind()
 	}
 	return s
+}
+
+// Target is the contract a request runs.
+func (r *Request) Target() []byte {
+	switch k := r.GetKind().(type) {
+	case *Request_Instantiate:
+		return k.Instantiate.GetContract()
+	case *Request_Command:
+		return k.Command.GetContract()
+	case *Request_Rekey:
+		return k.Rekey.GetContract()
+	case *Request_Message:
+		return k.Message.GetTo()
+	case *Request_Bounce:
+		return k.Bounce.GetContract()
+	case *Request_Deposit:
+		return k.Deposit.GetContract()
+	}
+	return nil
+}
+
+func (m *MsgDeposit) ValidateBasic() error {
+	if len(m.GetContract()) != 32 {
+		return errcode.Wrapf(ErrContractNotFound, "contract id of %d bytes, want 32", len(m.GetContract()))
+	}
+	if a, err := amount.Parse(m.GetAmount()); err != nil || a.IsZero() {
+		return errcode.Wrapf(ErrInvalidDeposit, "amount %q: want a positive amount in the smallest unit", m.GetAmount())
+	}
+	if m.GetGasLimit() == 0 {
+		return errcode.Wrapf(ErrGasLimit, "a gas limit is required")
+	}
+	return nil
+}
+
+// deposit moves funds to a contract's account and has the contract notified; if the contract
+// refuses them, the report gives them back.
+func (m *Module) deposit(ctx *module.Context, caller module.Caller, msg *MsgDeposit) error {
+	if caller.Council {
+		return errcode.Wrapf(ErrInvalidDeposit, "deposits come from accounts")
+	}
+	ct, err := GetContract(ctx, msg.GetContract())
+	if err != nil {
+		return err
+	}
+	if ct.GetStatus() != Contract_STATUS_ACTIVE {
+		return errcode.Wrapf(ErrNotActive, "%X is %s", ct.GetId(), ct.GetStatus())
+	}
+	amt, _ := amount.Parse(msg.GetAmount()) // checked by ValidateBasic
+	esc, err := prepay(ctx, GetParams(ctx), caller.Account, msg.GetGasLimit(), 0)
+	if err != nil {
+		return err
+	}
+	if err := accounts.Transfer(ctx, caller.Account, keys.AccountID(ct.GetId()), amt); err != nil {
+		return err
+	}
+	ctx.Emit("contract_deposit", module.Attr("contract", hex.EncodeToString(ct.GetId())), module.Attr("from", caller.Account.String()),
+		module.Attr("amount", amt.String()))
+	return m.request(ctx, ct.GetCluster(), esc, &Request{Kind: &Request_Deposit{Deposit: &DepositRequest{
+		Contract: ct.GetId(), From: caller.Account[:], Amount: amt.String(), GasLimit: msg.GetGasLimit()}}})
 }
 
 func (m *MsgSetParams) ValidateBasic() error { return validateParams(m.GetParams()) }
@@ -310,6 +375,8 @@ func validateParams(p *Params) error {
 		return errcode.Wrapf(ErrInvalidParams, "max_code_size %d, want 1..%d", p.GetMaxCodeSize(), MaxCodeSize)
 	case p.GetMaxPayload() == 0 || p.GetMaxPayload() > mq.MaxPayload/2:
 		return errcode.Wrapf(ErrInvalidParams, "max_payload %d, want 1..%d (a request must fit a message)", p.GetMaxPayload(), mq.MaxPayload/2)
+	case p.GetBounceGas() == 0 || p.GetBounceGas() > p.GetMaxGas():
+		return errcode.Wrapf(ErrInvalidParams, "bounce_gas %d, want 1..max_gas", p.GetBounceGas())
 	}
 	return nil
 }

@@ -223,12 +223,12 @@ func TestReportSettlesGas(t *testing.T) {
 		"private event":       {report(cluster, &Report{Contract: ct.GetId(), Outcome: "ok", Events: []*Event{{Topic: "balance"}}}), ErrBadReport},
 		"garbage":             {&mq.Message{Origin: mq.ClusterOrigin(cluster), Topic: TopicReport, Payload: []byte{0xff}}, ErrBadReport},
 	} {
-		require.ErrorIs(t, e.run(func(ctx *module.Context) error { return HandleReport(ctx, tc.m) }), tc.want, name)
+		require.ErrorIs(t, e.run(func(ctx *module.Context) error { return e.m.HandleReport(ctx, tc.m) }), tc.want, name)
 		require.Equal(t, after, e.balance(e.alice), name)
 		require.Equal(t, uint64(0), GetQueue(e.kv, cluster).GetDone(), name)
 	}
 	require.NoError(t, e.run(func(ctx *module.Context) error {
-		return HandleReport(ctx, report(cluster, &Report{Contract: ct.GetId(), Outcome: "ok", GasUsed: 250_000, Events: []*Event{{Topic: "public/transfer", Data: []byte("x")}}}))
+		return e.m.HandleReport(ctx, report(cluster, &Report{Contract: ct.GetId(), Outcome: "ok", GasUsed: 250_000, Events: []*Event{{Topic: "public/transfer", Data: []byte("x")}}}))
 	}))
 	spent, _ := price.MulUint64(250_000)
 	want, _ := before.Sub(spent)
@@ -305,7 +305,7 @@ func FuzzReport(f *testing.F) {
 		cluster := registry.ClusterID(1)
 		e.pendingCommand(cluster, 1000)
 		_ = e.run(func(ctx *module.Context) error {
-			return HandleReport(ctx, &mq.Message{Origin: mq.ClusterOrigin(cluster), Topic: TopicReport, Payload: payload})
+			return e.m.HandleReport(ctx, &mq.Message{Origin: mq.ClusterOrigin(cluster), Topic: TopicReport, Payload: payload})
 		})
 	})
 }

@@ -22,14 +22,15 @@ var outcomes = map[string]bool{
 }
 
 // HandleReport settles the cluster's answer to its oldest pending request: refunds unused gas,
-// publishes the contract's events and, for an instantiation or a rekey, its keys.
-func HandleReport(ctx *module.Context, m *mq.Message) error {
-	if m.GetOrigin().Type() != mq.KindCluster {
-		return errcode.Wrapf(ErrBadReport, "%s may not report: only cluster origins do", m.GetOrigin().Label())
+// publishes the contract's events, records its keys for an instantiation or a rekey, and turns
+// its outbound messages and transfers into requests for their receivers (or bounces).
+func (m *Module) HandleReport(ctx *module.Context, msg *mq.Message) error {
+	if msg.GetOrigin().Type() != mq.KindCluster {
+		return errcode.Wrapf(ErrBadReport, "%s may not report: only cluster origins do", msg.GetOrigin().Label())
 	}
-	cluster := m.GetOrigin().ID()
+	cluster := msg.GetOrigin().ID()
 	var rep Report
-	if err := module.StrictUnmarshal(m.GetPayload(), &rep); err != nil {
+	if err := module.StrictUnmarshal(msg.GetPayload(), &rep); err != nil {
 		return errcode.Wrapf(ErrBadReport, "%v", err)
 	}
 	q := GetQueue(ctx, cluster)
@@ -43,24 +44,17 @@ func HandleReport(ctx *module.Context, m *mq.Message) error {
 	if !outcomes[rep.GetOutcome()] {
 		return errcode.Wrapf(ErrBadReport, "outcome %q", rep.GetOutcome())
 	}
-	if len(rep.GetEvents()) > MaxReportEvents {
-		return errcode.Wrapf(ErrBadReport, "%d events, at most %d", len(rep.GetEvents()), MaxReportEvents)
+	if len(rep.GetEvents()) > MaxReportEvents || len(rep.GetOutbound()) > MaxReportOutbound {
+		return errcode.Wrapf(ErrBadReport, "%d events and %d outbound, at most %d and %d", len(rep.GetEvents()), len(rep.GetOutbound()), MaxReportEvents, MaxReportOutbound)
 	}
 	req := p.GetRequest()
-	var contract []byte
-	switch k := req.GetKind().(type) {
-	case *Request_Instantiate:
-		contract = k.Instantiate.GetContract()
-	case *Request_Command:
-		contract = k.Command.GetContract()
-	case *Request_Rekey:
-		contract = k.Rekey.GetContract()
-	}
+	contract := req.Target()
 	if !bytes.Equal(rep.GetContract(), contract) {
 		return errcode.Wrapf(ErrBadReport, "reports contract %X, request %d is for %X", rep.GetContract(), rep.GetSeq(), contract)
 	}
-	if req.GetCommand() == nil && len(rep.GetEvents()) > 0 {
-		return errcode.Wrapf(ErrBadReport, "only commands publish events")
+	runsCode := req.GetRekey() == nil
+	if (!runsCode || rep.GetOutcome() != "ok") && (len(rep.GetEvents()) > 0 || len(rep.GetOutbound()) > 0) {
+		return errcode.Wrapf(ErrBadReport, "only a successful call publishes events or sends")
 	}
 	for _, e := range rep.GetEvents() {
 		if !strings.HasPrefix(e.GetTopic(), PublicEventPrefix) {
@@ -99,7 +93,16 @@ func HandleReport(ctx *module.Context, m *mq.Message) error {
 		ct.Keys = append(ct.Keys, withHeight(rep.GetKey(), ctx.Height))
 		ctx.Emit("contract_rekeyed", module.Attr("contract", hex.EncodeToString(contract)),
 			module.Attr("generation", strconv.FormatUint(uint64(k.Rekey.GetClusterGeneration()), 10)))
+	case *Request_Message:
+		ctx.Emit("contract_message_delivered", module.Attr("from", hex.EncodeToString(k.Message.GetFrom())), module.Attr("to", hex.EncodeToString(contract)),
+			module.Attr("number", strconv.FormatUint(k.Message.GetNumber(), 10)), module.Attr("outcome", rep.GetOutcome()))
+	case *Request_Deposit:
+		ctx.Emit("contract_deposit_done", module.Attr("contract", hex.EncodeToString(contract)), module.Attr("outcome", rep.GetOutcome()))
 	}
+	putContract(ctx, ct)
+	ctx.Delete(pendingKey(cluster, rep.GetSeq()))
+	q.Done++
+	ctx.Set(queueKey(cluster), module.Marshal(q))
 	for _, e := range rep.GetEvents() {
 		from := contract
 		if len(e.GetContract()) > 0 {
@@ -108,11 +111,98 @@ func HandleReport(ctx *module.Context, m *mq.Message) error {
 		ctx.Emit("contract_event", module.Attr("contract", hex.EncodeToString(from)), module.Attr("topic", e.GetTopic()),
 			module.Attr("data", hex.EncodeToString(e.GetData())))
 	}
-	putContract(ctx, ct)
-	ctx.Delete(pendingKey(cluster, rep.GetSeq()))
-	q.Done++
-	ctx.Set(queueKey(cluster), module.Marshal(q))
+	if rep.GetOutcome() != "ok" {
+		return m.failed(ctx, req, rep.GetOutcome())
+	}
+	for _, out := range rep.GetOutbound() {
+		if err := m.send(ctx, cluster, out); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// failed handles what a failed call owes: a message that failed bounces to its sender; a
+// refused deposit goes back.
+func (m *Module) failed(ctx *module.Context, req *Request, outcome string) error {
+	switch k := req.GetKind().(type) {
+	case *Request_Message:
+		return m.bounce(ctx, &BounceRequest{Contract: k.Message.GetFrom(), Kind: "message", To: k.Message.GetTo(), Number: k.Message.GetNumber(),
+			Reason: "the receiver failed: " + outcome})
+	case *Request_Deposit:
+		d := k.Deposit
+		amt, err := amount.Parse(d.GetAmount())
+		if err != nil {
+			return errcode.Wrapf(ErrBadReport, "deposit amount: %v", err)
+		}
+		if err := accounts.Transfer(ctx, keys.AccountID(d.GetContract()), keys.AccountID(d.GetFrom()), amt); err != nil {
+			ctx.Emit("contract_deposit_refund_failed", module.Attr("contract", hex.EncodeToString(d.GetContract())), module.Attr("reason", err.Error()))
+		}
+	}
+	return nil
+}
+
+// send turns one outbound effect of a cluster's call into a request for its receiver, or a
+// bounce when it cannot be delivered. The effect must come from a contract of the reporting
+// cluster and, for a message, carry the sender's next number.
+func (m *Module) send(ctx *module.Context, cluster []byte, out *Outbound) error {
+	from, err := GetContract(ctx, out.GetFrom())
+	if err != nil || !bytes.Equal(from.GetCluster(), cluster) {
+		return errcode.Wrapf(ErrBadReport, "outbound from %X, not a contract of cluster %s", out.GetFrom(), registry.ClusterLabel(cluster))
+	}
+	switch k := out.GetKind().(type) {
+	case *Outbound_Message:
+		msg := k.Message
+		if msg.GetNumber() != from.GetMessagesSent() {
+			return errcode.Wrapf(ErrBadReport, "message number %d from %X, its next is %d", msg.GetNumber(), from.GetId(), from.GetMessagesSent())
+		}
+		from.MessagesSent++
+		putContract(ctx, from)
+		bounce := func(reason string) error {
+			return m.bounce(ctx, &BounceRequest{Contract: from.GetId(), Kind: "message", To: msg.GetTo(), Number: msg.GetNumber(), Reason: reason})
+		}
+		to, err := GetContract(ctx, msg.GetTo())
+		switch {
+		case err != nil || to.GetStatus() != Contract_STATUS_ACTIVE:
+			return bounce("no active contract at the address")
+		case msg.GetKeyGeneration() != to.GetKeys()[len(to.GetKeys())-1].GetClusterGeneration() || checkPayload(msg.GetPayload(), true) != nil:
+			return bounce("not sealed to the receiver's newest key")
+		}
+		esc, err := prepay(ctx, GetParams(ctx), keys.AccountID(from.GetId()), msg.GetGasLimit(), len(msg.GetPayload()))
+		if err != nil {
+			return bounce("the sender cannot pay the gas: " + err.Error())
+		}
+		return m.request(ctx, to.GetCluster(), esc, &Request{Kind: &Request_Message{Message: &MessageRequest{
+			From: from.GetId(), To: to.GetId(), Number: msg.GetNumber(), Payload: msg.GetPayload(), KeyGeneration: msg.GetKeyGeneration(), GasLimit: msg.GetGasLimit()}}})
+	case *Outbound_Transfer:
+		t := k.Transfer
+		amt, err := amount.Parse(t.GetAmount())
+		if err != nil || amt.IsZero() || len(t.GetTo()) != 32 {
+			return errcode.Wrapf(ErrBadReport, "transfer of %q to %X", t.GetAmount(), t.GetTo())
+		}
+		if err := accounts.Transfer(ctx, keys.AccountID(from.GetId()), keys.AccountID(t.GetTo()), amt); err != nil {
+			return m.bounce(ctx, &BounceRequest{Contract: from.GetId(), Kind: "transfer", To: t.GetTo(), Amount: amt.String(), Reason: err.Error()})
+		}
+		return nil
+	}
+	return errcode.Wrapf(ErrBadReport, "outbound of no kind")
+}
+
+// bounce tells a contract that a message or transfer failed, if its account can pay the bounce's
+// gas; otherwise the bounce is dropped (and said so in an event).
+func (m *Module) bounce(ctx *module.Context, b *BounceRequest) error {
+	ct, err := GetContract(ctx, b.GetContract())
+	if err != nil {
+		return err
+	}
+	p := GetParams(ctx)
+	esc, err := prepay(ctx, p, keys.AccountID(ct.GetId()), p.GetBounceGas(), 0)
+	if err != nil {
+		ctx.Emit("contract_bounce_dropped", module.Attr("contract", hex.EncodeToString(ct.GetId())), module.Attr("reason", b.GetReason()))
+		return nil
+	}
+	ctx.Emit("contract_bounce", module.Attr("contract", hex.EncodeToString(ct.GetId())), module.Attr("kind", b.GetKind()), module.Attr("reason", b.GetReason()))
+	return m.request(ctx, ct.GetCluster(), esc, &Request{Kind: &Request_Bounce{Bounce: b}})
 }
 
 func withHeight(k *ContractKey, h int64) *ContractKey {

@@ -146,14 +146,16 @@ type GenesisParams struct {
 	MaxStoredCodeSize uint64        `json:"max_stored_code_size"`
 	MaxCodeSize       uint64        `json:"max_code_size"`
 	MaxPayload        uint64        `json:"max_payload"`
+	BounceGas         uint64        `json:"bounce_gas"`
 }
 
 // DefaultParams: one unit of gas is about one Wasm instruction (0.5 ns); at 100 units
 // (10^-10 PHA) per gas a million gas (a token transfer) costs 0.0001 PHA. Up to 10^10 gas per
-// command; code up to 3 MiB compressed, 32 MiB uncompressed; payloads up to 32 KiB.
+// command; code up to 3 MiB compressed, 32 MiB uncompressed; payloads up to 32 KiB; bounces
+// run with 10^8 gas.
 func DefaultParams() GenesisParams {
 	return GenesisParams{GasPrice: amount.FromUint64(100), MaxGas: 10_000_000_000, MaxStoredCodeSize: MaxStoredCodeSize,
-		MaxCodeSize: MaxCodeSize, MaxPayload: 32 << 10}
+		MaxCodeSize: MaxCodeSize, MaxPayload: 32 << 10, BounceGas: 100_000_000}
 }
 
 func (*Module) InitGenesis(ctx *module.Context, raw json.RawMessage) error {
@@ -164,7 +166,7 @@ func (*Module) InitGenesis(ctx *module.Context, raw json.RawMessage) error {
 		}
 	}
 	p := &Params{GasPrice: g.Params.GasPrice.String(), MaxGas: g.Params.MaxGas, MaxStoredCodeSize: g.Params.MaxStoredCodeSize,
-		MaxCodeSize: g.Params.MaxCodeSize, MaxPayload: g.Params.MaxPayload}
+		MaxCodeSize: g.Params.MaxCodeSize, MaxPayload: g.Params.MaxPayload, BounceGas: g.Params.BounceGas}
 	if err := validateParams(p); err != nil {
 		return err
 	}

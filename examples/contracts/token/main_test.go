@@ -106,3 +106,100 @@ func TestBalanceIsPrivate(t *testing.T) {
 		t.Fatalf("transfer published events: %v %v", err, env.Events)
 	}
 }
+
+func TestApproveAndTransferFrom(t *testing.T) {
+	auction := sdktest.Contract("auction")
+	tests := []struct {
+		name                string
+		approve             uint64
+		take                uint64
+		spender             sdk.Caller
+		err                 error
+		alice, carol, allow uint64
+	}{
+		{"within the allowance", 50, 30, auction, nil, 970, 30, 20},
+		{"the whole allowance", 50, 50, auction, nil, 950, 50, 0},
+		{"above the allowance", 50, 51, auction, errAllowance, 1000, 0, 50},
+		{"not approved", 0, 1, auction, errAllowance, 1000, 0, 0},
+		{"another spender", 50, 1, bob, errAllowance, 1000, 0, 50},
+		{"above the balance", 5000, 1001, auction, errInsufficient, 1000, 0, 5000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newToken(t)
+			if _, err := env.Execute(alice, sdktest.Msg("approve", Approve{Spender: auction.ID, Amount: tc.approve})); err != nil {
+				t.Fatal(err)
+			}
+			_, err := env.Execute(tc.spender, sdktest.Msg("transfer_from", TransferFrom{From: alice.ID, To: carol.ID, Amount: tc.take}))
+			if tc.err == nil && err != nil || tc.err != nil && !errors.Is(err, tc.err) {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			allow, err := sdktest.QueryAs[Balance](env, alice, sdktest.Msg("allowance", AllowanceQuery{Spender: auction.ID}))
+			if err != nil || balanceOf(t, env, alice) != tc.alice || balanceOf(t, env, carol) != tc.carol || allow.Balance != tc.allow {
+				t.Fatalf("alice %d carol %d allowance %d (%v), want %d %d %d", balanceOf(t, env, alice), balanceOf(t, env, carol), allow.Balance, err, tc.alice, tc.carol, tc.allow)
+			}
+		})
+	}
+}
+
+func TestTransferNotify(t *testing.T) {
+	book := sdktest.Contract("orderbook")
+	env := newToken(t)
+	if _, err := env.Execute(alice, sdktest.Msg("transfer_notify", Transfer{To: book.ID, Amount: 40})); err != nil {
+		t.Fatal(err)
+	}
+	if balanceOf(t, env, alice) != 960 || balanceOf(t, env, book) != 40 {
+		t.Fatal("transfer_notify did not transfer")
+	}
+	want := `{"received":{"from":"` + alice.ID.String() + `","amount":40}}`
+	if len(env.Sent) != 1 || env.Sent[0].To != book.ID || string(env.Sent[0].Input) != want || env.Sent[0].GasLimit != notifyGas {
+		t.Fatalf("sent %+v, want %s", env.Sent, want)
+	}
+	// Refusals send nothing.
+	for _, m := range []Transfer{{To: book.ID, Amount: 961}, {To: alice.ID, Amount: 1}, {To: book.ID}} {
+		if _, err := env.Execute(alice, sdktest.Msg("transfer_notify", m)); !errors.Is(err, sdktest.ErrContract) || len(env.Sent) != 1 {
+			t.Fatalf("transfer_notify %+v: %v, %d sent", m, err, len(env.Sent))
+		}
+	}
+
+	// Only the chain bounces; a bounce returns the tokens once.
+	fake := sdktest.Msg("bounce", sdk.Bounce{Kind: sdk.BounceMessage, To: book.ID, Number: 0})
+	for _, c := range []sdk.Caller{alice, book} {
+		if _, err := env.Execute(c, fake); !errors.Is(err, sdk.ErrNotFromChain) || balanceOf(t, env, alice) != 960 {
+			t.Fatalf("bounce faked by %s: %v", c.Kind, err)
+		}
+	}
+	if err := env.BounceMessage(env.Sent[0], "contract refused: unknown token"); err != nil {
+		t.Fatal(err)
+	}
+	if balanceOf(t, env, alice) != 1000 || balanceOf(t, env, book) != 0 {
+		t.Fatal("the bounce did not return the tokens")
+	}
+	if err := env.BounceMessage(env.Sent[0], "again"); err == nil || balanceOf(t, env, alice) != 1000 {
+		t.Fatalf("a second bounce of the same message: %v", err)
+	}
+
+	// A receiver that spent the tokens keeps the bounce from taking them from others.
+	if _, err := env.Execute(alice, sdktest.Msg("transfer_notify", Transfer{To: book.ID, Amount: 10})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Execute(book, sdktest.Msg("transfer", Transfer{To: carol.ID, Amount: 10})); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.BounceMessage(env.Sent[1], "late"); !errors.Is(err, errInsufficient) || balanceOf(t, env, carol) != 10 {
+		t.Fatalf("bounce after the receiver spent the tokens: %v", err)
+	}
+}
+
+func TestChainFunds(t *testing.T) {
+	env := newToken(t)
+	if err := env.Deposit(alice.ID, "1000000000000"); err != nil {
+		t.Fatalf("deposit refused: %v", err)
+	}
+	if err := env.BounceTransfer(sdktest.Transfer{To: alice.ID, Amount: "1"}, "balance short"); err != nil {
+		t.Fatalf("transfer bounce: %v", err)
+	}
+	if _, err := env.Execute(alice, sdktest.Msg("deposit", sdk.Deposit{From: alice.ID, Amount: "1"})); !errors.Is(err, sdk.ErrNotFromChain) {
+		t.Fatalf("deposit faked by an account: %v", err)
+	}
+}

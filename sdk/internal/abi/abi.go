@@ -33,6 +33,8 @@ type Host interface {
 	Randomness() [32]byte
 	Log(msg string)
 	Call(contract [32]byte, input []byte, gasLimit uint64) (status int, output []byte)
+	Send(contract [32]byte, input []byte, gasLimit uint64) (number uint64)
+	Transfer(to [32]byte, amount string)
 	VerifySr25519(pub [32]byte, signed, sig []byte) bool
 }
 

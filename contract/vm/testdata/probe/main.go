@@ -1,9 +1,11 @@
 // Command probe is the VM's test contract: one handler per behaviour the VM tests exercise
-// (limits, traps, read-only queries, memory growth, WASI determinism, host functions). It is
+// (limits, traps, read-only queries, memory growth, WASI determinism, host functions, messages
+// and transfers). It is
 // built in TestMain with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared.
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -32,6 +34,22 @@ type callMsg struct {
 	Contract sdk.Address `json:"contract"`
 	Input    string      `json:"input"`
 	Gas      uint64      `json:"gas"`
+}
+
+// sendMsg sends Count messages (at least one) of Input, or of Size bytes when Size > 0, and
+// then fails when Fail is set.
+type sendMsg struct {
+	Contract sdk.Address `json:"contract"`
+	Input    string      `json:"input"`
+	Size     int         `json:"size"`
+	Gas      uint64      `json:"gas"`
+	Count    int         `json:"count"`
+	Fail     bool        `json:"fail"`
+}
+
+type payMsg struct {
+	To     sdk.Address `json:"to"`
+	Amount string      `json:"amount"`
 }
 
 type verifyMsg struct {
@@ -121,6 +139,33 @@ func init() {
 		out, err := ctx.Call(m.Contract, []byte(m.Input), m.Gas)
 		return string(out), err
 	})
+	// Deposits are recorded (refused while "refuse" is set); bounces are recorded by kind and
+	// number or recipient.
+	sdk.HandleDeposit(func(ctx sdk.Context, d sdk.Deposit) error {
+		if _, refuse := sdk.Get([]byte("refuse")); refuse {
+			return errors.New("deposits refused")
+		}
+		sdk.Set([]byte("deposit:"+d.From.String()), []byte(d.Amount))
+		return nil
+	})
+	sdk.HandleBounce(func(ctx sdk.Context, b sdk.Bounce) error {
+		sdk.Set([]byte(fmt.Sprintf("bounce:%s:%d:%s", b.Kind, b.Number, b.Amount)), []byte(b.Reason))
+		return nil
+	})
+	sdk.Handle("count", func(ctx sdk.Context, _ struct{}) error {
+		n, _ := sdk.Get([]byte("count")) // the count is the value's length: no parsing
+		sdk.Set([]byte("count"), bytes.Repeat([]byte{'x'}, len(n)+1))
+		return nil
+	})
+	sdk.Handle("whoami", func(ctx sdk.Context, _ struct{}) error {
+		c := ctx.Caller()
+		sdk.Set([]byte("caller"), []byte(fmt.Sprintf("%s:%s", c.Kind, c.ID)))
+		return nil
+	})
+	sdk.HandleResult("send", send)
+	sdk.HandleQuery("send", send)
+	sdk.Handle("transfer", pay)
+	sdk.HandleQuery("transfer", func(ctx sdk.Context, m payMsg) (bool, error) { return true, pay(ctx, m) })
 	sdk.HandleResult("bump", func(ctx sdk.Context, _ struct{}) (int, error) {
 		bumps++
 		return bumps, nil
@@ -169,6 +214,27 @@ func init() {
 		return sdk.VerifyEd25519(m.Pub, m.Context, []byte(m.Msg), sig), nil
 	})
 }
+
+func send(ctx sdk.Context, m sendMsg) ([]uint64, error) {
+	input := []byte(m.Input)
+	if m.Size > 0 {
+		input = bytes.Repeat([]byte{'m'}, m.Size)
+	}
+	var numbers []uint64
+	for range max(m.Count, 1) {
+		n, err := ctx.SendBytes(m.Contract, input, m.Gas)
+		if err != nil {
+			return nil, err
+		}
+		numbers = append(numbers, n)
+	}
+	if m.Fail {
+		return nil, fmt.Errorf("refused after sending %v", numbers)
+	}
+	return numbers, nil
+}
+
+func pay(ctx sdk.Context, m payMsg) error { return ctx.Transfer(m.To, m.Amount) }
 
 // envHandler reports what the contract can observe of its environment, the WASI answers
 // included: all of it must be identical on every replica.
