@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -34,6 +35,9 @@ var (
 	ErrRuntimeExited = errors.New("devnet: pruntime exited")
 	// ErrTimeout is a start stage that took too long.
 	ErrTimeout = errors.New("devnet: timed out")
+	// ErrExamples is a contract example that cannot be built here: no repository checkout to
+	// find it in, or no Go toolchain.
+	ErrExamples = errors.New("devnet: cannot build the contract examples")
 )
 
 // councilAccount is the dev council alone: it allows runtimes and governs key management.
@@ -50,14 +54,19 @@ type Options struct {
 	// always).
 	Config node.Config
 	// PRuntime is the pruntime binary. RuntimeAddr is the first runtime's API address; the
-	// others take the following ports, or free ones where those are taken (all of them when
-	// its port is 0).
+	// others take the following ports, a worker's query API the port after its API, or free
+	// ones where those are taken (all of them when its port is 0).
 	PRuntime    string
 	RuntimeAddr string
 	// Gatekeepers (at least 1) and Workers (0 for no cluster) are how many runtimes of each
 	// role to run; a resumed home runs at least the ones it already has.
 	Gatekeepers int
 	Workers     int
+	// Examples deploys the token example in cluster 1, once per home (see the package comment);
+	// ExamplesDir is the examples/contracts directory, "" to look for it (FindExamples) from
+	// the working directory and the executable's.
+	Examples    bool
+	ExamplesDir string
 	// Logger is nil for no logs.
 	Logger *slog.Logger
 }
@@ -76,6 +85,9 @@ type Network struct {
 	MasterGeneration uint32
 	// Clusters are the clusters of the worker runtimes (usually one; none without workers).
 	Clusters []*registry.Cluster
+	// Token is the id of the token example in cluster 1 (TokenDeployer deployed it, TokenGrant
+	// minted to each of TokenHolders); nil when none was deployed.
+	Token []byte
 
 	log    *slog.Logger
 	chain  *client.Client
@@ -83,8 +95,9 @@ type Network struct {
 }
 
 // Start builds (or resumes) the home and starts the validator, the runtimes and their
-// relayers, then bootstraps key management. It returns once every gatekeeper runtime holds the
-// master key and every worker runtime holds and has reported its cluster's key.
+// relayers, then bootstraps key management and, with Examples, deploys the token example. It
+// returns once every gatekeeper runtime holds the master key, every worker runtime holds and
+// has reported its cluster's key, and the chain shows each worker's current query URL.
 func Start(ctx context.Context, o Options) (n *Network, err error) {
 	if o.Gatekeepers < 1 || o.Workers < 0 {
 		return nil, fmt.Errorf("%w: %d gatekeepers and %d workers: want at least 1 gatekeeper and no negative count", ErrOptions, o.Gatekeepers, o.Workers)
@@ -103,6 +116,17 @@ func Start(ctx context.Context, o Options) (n *Network, err error) {
 	rts, err := plan(o.Home, o.Gatekeepers, o.Workers)
 	if err != nil {
 		return nil, err
+	}
+	rec, err := loadRecord(recordPath(o.Home))
+	if err != nil {
+		return nil, err
+	}
+	// Whether the token example can be built is known before anything starts.
+	examples := ""
+	if o.Examples && rec.Token == "" && slices.ContainsFunc(rts, func(rt *Runtime) bool { return !rt.Gatekeeper }) {
+		if examples, err = examplesDir(o.ExamplesDir); err != nil {
+			return nil, err
+		}
 	}
 	if err := initHome(o, measurement); err != nil {
 		return nil, err
@@ -139,7 +163,7 @@ func Start(ctx context.Context, o Options) (n *Network, err error) {
 	if err := n.allowRuntime(ctx, meas); err != nil {
 		return n, fmt.Errorf("allow the pruntime build: %w", err)
 	}
-	addrs, err := apiAddrs(o.RuntimeAddr, len(rts))
+	addrs, queryAddrs, err := runtimeAddrs(o.RuntimeAddr, rts)
 	if err != nil {
 		return n, err
 	}
@@ -148,7 +172,7 @@ func Start(ctx context.Context, o Options) (n *Network, err error) {
 		return n, err
 	}
 	for i, rt := range rts {
-		if err := rt.start(o.PRuntime, addrs[i], simSecret(o.Home), n.exited); err != nil {
+		if err := rt.start(o.PRuntime, addrs[i], queryAddrs[i], simSecret(o.Home), n.exited); err != nil {
 			return n, err
 		}
 		n.Runtimes = append(n.Runtimes, rt)
@@ -164,7 +188,15 @@ func Start(ctx context.Context, o Options) (n *Network, err error) {
 	if err := n.waitRegistered(ctx); err != nil {
 		return n, err
 	}
-	return n, n.bootstrap(ctx, recordPath(o.Home))
+	if err := n.bootstrap(ctx, rec, recordPath(o.Home)); err != nil {
+		return n, err
+	}
+	if o.Examples {
+		if err := n.deployExamples(ctx, examples, rec, recordPath(o.Home)); err != nil {
+			return n, fmt.Errorf("deploy the token example: %w", err)
+		}
+	}
+	return n, n.waitEndpoints(ctx)
 }
 
 // initHome creates the node home of a new network, its genesis allowing the pruntime build.
@@ -265,6 +297,30 @@ func (n *Network) waitRegistered(ctx context.Context) error {
 			}
 			rt.Identity = info.GetIdentityKey()
 			return info.GetRegistered(), nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitEndpoints returns once the chain records each worker's current query URL, which its
+// relayer publishes once the worker is registered (and again when a resumed home picked
+// another port): clients find workers there.
+func (n *Network) waitEndpoints(ctx context.Context) error {
+	ctx, cancel := stage(ctx)
+	defer cancel()
+	for _, rt := range n.Runtimes {
+		if rt.QueryURL == "" {
+			continue
+		}
+		err := n.await(ctx, "worker "+rt.Name+" to publish its query URL "+rt.QueryURL, rt.Log, func(ctx context.Context) (bool, error) {
+			var w registry.Worker
+			if _, err := n.chain.QueryProto(ctx, "/registry/"+registry.QueryWorker, rt.Identity, &w); err != nil {
+				return false, err
+			}
+			return w.GetEndpoint() == rt.QueryURL, nil
 		})
 		if err != nil {
 			return err

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,8 +19,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/phala-go/phala/chain/modules/contracts"
 	"github.com/phala-go/phala/chain/modules/registry"
+	"github.com/phala-go/phala/chain/tx"
 	"github.com/phala-go/phala/client"
+	"github.com/phala-go/phala/crypto/keys"
 	"github.com/phala-go/phala/node"
 )
 
@@ -71,7 +76,7 @@ func testOptions(t *testing.T, home string, gatekeepers, workers int) (Options, 
 	})
 	return Options{
 		Home: home, ChainID: "devnet-test", Config: cfg, PRuntime: pruntimeBin, RuntimeAddr: "127.0.0.1:0",
-		Gatekeepers: gatekeepers, Workers: workers,
+		Gatekeepers: gatekeepers, Workers: workers, Examples: true,
 		Logger: slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}, logPath
 }
@@ -151,17 +156,66 @@ func checkKeys(t *testing.T, ctx context.Context, n *Network) {
 	}
 }
 
+// checkEndpoints checks that every worker serves queries on a URL of its own, which the chain
+// records, and that gatekeepers serve none.
+func checkEndpoints(t *testing.T, ctx context.Context, n *Network) {
+	t.Helper()
+	for _, rt := range n.Runtimes {
+		if rt.Gatekeeper {
+			require.Empty(t, rt.QueryURL, rt.Name)
+			continue
+		}
+		require.True(t, strings.HasPrefix(rt.QueryURL, "http://127.0.0.1:"), rt.QueryURL)
+		require.NotEqual(t, rt.URL, rt.QueryURL)
+		var w registry.Worker
+		_, err := n.chain.QueryProto(ctx, "/registry/"+registry.QueryWorker, rt.Identity, &w)
+		require.NoError(t, err)
+		require.Equal(t, rt.QueryURL, w.GetEndpoint(), rt.Name)
+	}
+}
+
+// queryBalance asks a worker of the token's cluster for the holder's balance with a signed,
+// encrypted query, finding the worker in light-client-verified state.
+func queryBalance(t *testing.T, ctx context.Context, n *Network, holder string) string {
+	t.Helper()
+	c, err := client.New(ctx, n.RPC)
+	require.NoError(t, err)
+	v, err := c.NewVerifier(ctx, t.TempDir(), client.Trust{})
+	require.NoError(t, err)
+	defer v.Close()
+	key, err := keys.FromURI(keys.Sr25519, "//"+holder)
+	require.NoError(t, err)
+	out, height, err := client.NewQueryClient(v, client.AccountSigner(key), nil).Query(ctx, [32]byte(n.Token), []byte(`{"balance":{}}`), client.QueryOptions{})
+	require.NoError(t, err)
+	require.Positive(t, height)
+	return string(out)
+}
+
+// contractsOnChain lists the chain's contracts and uploaded codes.
+func contractsOnChain(t *testing.T, ctx context.Context, n *Network) ([]*contracts.Contract, []*contracts.Code) {
+	t.Helper()
+	var cs contracts.Contracts
+	_, err := n.chain.QueryProto(ctx, "/"+contracts.Name+"/"+contracts.QueryContracts, nil, &cs)
+	require.NoError(t, err)
+	var codes contracts.Codes
+	_, err = n.chain.QueryProto(ctx, "/"+contracts.Name+"/"+contracts.QueryCodes, nil, &codes)
+	require.NoError(t, err)
+	return cs.GetContracts(), codes.GetCodes()
+}
+
 // TestStartBootstrapsKeysOnce starts two gatekeepers and two workers: the first gatekeeper
 // creates the master key, the second receives it, the workers form a cluster and deploy its
-// key. A restart on the same home (asking for fewer runtimes) runs all four again and redoes
-// nothing; a later one asking for more adds them without undoing what the council changed.
+// key, publish their query URLs, and Bob deploys the token example, whose balance Bob queries.
+// A restart on the same home (asking for fewer runtimes) runs all four again on new ports and
+// redoes nothing (queries find the workers at their new URLs); a later one asking for more adds
+// them without undoing what the council changed.
 func TestStartBootstrapsKeysOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	home := t.TempDir()
 
 	start := time.Now()
-	o, _ := testOptions(t, home, 2, 2)
+	o, firstLog := testOptions(t, home, 2, 2)
 	n, err := Start(ctx, o)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = n.Stop() })
@@ -207,16 +261,40 @@ func TestStartBootstrapsKeysOnce(t *testing.T) {
 	require.Empty(t, n.Name(make([]byte, 32)))
 	checkKeys(t, ctx, n)
 
+	checkEndpoints(t, ctx, n)
+
+	require.Len(t, n.Token, 32)
+	cs, codes := contractsOnChain(t, ctx, n)
+	require.Len(t, cs, 1)
+	require.Len(t, codes, 1)
+	token := cs[0]
+	bob, err := keys.FromURI(keys.Sr25519, "//"+TokenDeployer)
+	require.NoError(t, err)
+	deployer := bob.Public().AccountID()
+	require.Equal(t, n.Token, token.GetId())
+	require.Equal(t, contracts.Contract_STATUS_ACTIVE, token.GetStatus())
+	require.Equal(t, registry.ClusterID(1), token.GetCluster())
+	require.Equal(t, deployer[:], token.GetDeployer())
+	require.Equal(t, fmt.Sprintf(`{"balance":%d}`, TokenGrant), queryBalance(t, ctx, n, "Bob"))
+	logs, err := os.ReadFile(firstLog)
+	require.NoError(t, err)
+	require.Contains(t, string(logs), "token example built")
+
 	rec, err := loadRecord(recordPath(home))
 	require.NoError(t, err)
 	require.Equal(t, []string{hex.EncodeToString(gks[0]), hex.EncodeToString(gks[1])}, rec.Gatekeepers)
 	require.Equal(t, []string{hex.EncodeToString(workers[0]), hex.EncodeToString(workers[1])}, rec.ClusterWorkers)
+	require.Equal(t, hex.EncodeToString(n.Token), rec.Token)
+	queryURLs := map[string]string{}
+	for _, rt := range n.Runtimes {
+		queryURLs[rt.Name] = rt.QueryURL
+	}
 
 	require.NoError(t, n.Stop())
 
 	// Resumed with fewer runtimes asked than the home has: all four come back, nothing is redone.
 	start = time.Now()
-	o, _ = testOptions(t, home, 1, 1)
+	o, logPath := testOptions(t, home, 1, 1)
 	again, err := Start(ctx, o)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = again.Stop() })
@@ -233,6 +311,18 @@ func TestStartBootstrapsKeysOnce(t *testing.T) {
 	require.Equal(t, c.GetWorkers(), w.clusters[0].GetWorkers())
 	require.Equal(t, c.GetGeneration(), w.clusters[0].GetGeneration())
 	checkKeys(t, ctx, again)
+	require.Equal(t, n.Token, again.Token)
+	cs, codes = contractsOnChain(t, ctx, again)
+	require.Len(t, cs, 1, "the token is not deployed again")
+	require.Len(t, codes, 1)
+	logs, err = os.ReadFile(logPath)
+	require.NoError(t, err)
+	require.NotContains(t, string(logs), "token example built", "nor built again")
+	for _, rt := range again.Runtimes[2:] {
+		require.NotEqual(t, queryURLs[rt.Name], rt.QueryURL, "ports are picked anew at each start")
+	}
+	checkEndpoints(t, ctx, again)
+	require.Equal(t, fmt.Sprintf(`{"balance":%d}`, TokenGrant), queryBalance(t, ctx, again, "Bob"), "queries find the workers at their new URLs")
 
 	// The council removes worker2 from the cluster: the key moves to generation 2.
 	require.NoError(t, again.govern(ctx, "test: remove worker2", &registry.MsgRemoveClusterWorker{Cluster: registry.ClusterID(1), Worker: workers[1]}))
@@ -242,7 +332,7 @@ func TestStartBootstrapsKeysOnce(t *testing.T) {
 	// Resumed with more runtimes: gk3 joins the gatekeepers and worker3 the cluster; worker2
 	// stays out, as governance left it. Six runtimes share five relayer accounts.
 	start = time.Now()
-	o, logPath := testOptions(t, home, 3, 3)
+	o, logPath = testOptions(t, home, 3, 3)
 	more, err := Start(ctx, o)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = more.Stop() })
@@ -273,7 +363,9 @@ func TestStartBootstrapsKeysOnce(t *testing.T) {
 			require.Equal(t, []uint32{1}, info.GetClusters()[0].GetGenerations(), "a removed worker gets no later key")
 		}
 	}
-	logs, err := os.ReadFile(logPath)
+	checkEndpoints(t, ctx, more)
+	require.Equal(t, n.Token, more.Token)
+	logs, err = os.ReadFile(logPath)
 	require.NoError(t, err)
 	for _, name := range []string{"gk3", "worker3"} {
 		require.Regexp(t, `msg="fast sync" module=pherry runtime=`+name+` snapshot_height=\d+`, string(logs), "a new runtime starts from a snapshot")
@@ -362,9 +454,9 @@ func TestRelayersAreDistinctUpToFive(t *testing.T) {
 	require.Equal(t, rts[0].Relayer, rts[5].Relayer, "the sixth shares the first one's account")
 }
 
-func TestAPIAddrs(t *testing.T) {
+func TestListenAddrs(t *testing.T) {
 	t.Run("free ports when the port is 0", func(t *testing.T) {
-		addrs, err := apiAddrs("127.0.0.1:0", 4)
+		addrs, err := listenAddrs("127.0.0.1:0", 4)
 		require.NoError(t, err)
 		require.Len(t, addrs, 4)
 		for i, a := range addrs {
@@ -380,7 +472,7 @@ func TestAPIAddrs(t *testing.T) {
 		if err == nil {
 			defer taken.Close()
 		}
-		addrs, err := apiAddrs(fmt.Sprintf("127.0.0.1:%d", base), 3)
+		addrs, err := listenAddrs(fmt.Sprintf("127.0.0.1:%d", base), 3)
 		require.NoError(t, err)
 		require.Equal(t, fmt.Sprintf("127.0.0.1:%d", base), addrs[0])
 		require.NotEqual(t, fmt.Sprintf("127.0.0.1:%d", base+1), addrs[1], "taken")
@@ -390,12 +482,57 @@ func TestAPIAddrs(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
 		defer l.Close()
-		_, err = apiAddrs(l.Addr().String(), 2)
+		_, err = listenAddrs(l.Addr().String(), 2)
 		require.Error(t, err)
 	})
 	t.Run("a bad address", func(t *testing.T) {
-		_, err := apiAddrs("localhost", 1)
+		_, err := listenAddrs("localhost", 1)
 		require.Error(t, err)
+	})
+}
+
+// freeRange returns a port p such that p .. p+n-1 were free a moment ago.
+func freeRange(t *testing.T, n int) int {
+	t.Helper()
+	for range 20 {
+		ports, err := node.FreePorts(1)
+		require.NoError(t, err)
+		free := true
+		for p := ports[0]; p < ports[0]+n && free; p++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if free = err == nil; free {
+				l.Close()
+			}
+		}
+		if free {
+			return ports[0]
+		}
+	}
+	t.Fatalf("no %d consecutive free ports found", n)
+	return 0
+}
+
+func TestRuntimeAddrs(t *testing.T) {
+	rts, err := plan(t.TempDir(), 2, 2)
+	require.NoError(t, err)
+	t.Run("a worker's query port follows its API port", func(t *testing.T) {
+		base := freeRange(t, 6)
+		api, query, err := runtimeAddrs(fmt.Sprintf("127.0.0.1:%d", base), rts)
+		require.NoError(t, err)
+		at := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", base+i) }
+		require.Equal(t, []string{at(0), at(1), at(2), at(4)}, api)
+		require.Equal(t, []string{"", "", at(3), at(5)}, query, "gatekeepers serve no queries")
+	})
+	t.Run("free ports", func(t *testing.T) {
+		api, query, err := runtimeAddrs("127.0.0.1:0", rts)
+		require.NoError(t, err)
+		all := slices.Concat(api, query[2:])
+		for i, a := range all {
+			require.True(t, strings.HasPrefix(a, "127.0.0.1:"), a)
+			require.NotContains(t, all[:i], a)
+		}
+		require.Empty(t, query[0])
+		require.Empty(t, query[1])
 	})
 }
 
@@ -408,6 +545,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	note(&r.Gatekeepers, id)
 	note(&r.Gatekeepers, id)
 	note(&r.ClusterWorkers, id)
+	r.Token = hex.EncodeToString(id)
 	require.NoError(t, r.save(path))
 	back, err := loadRecord(path)
 	require.NoError(t, err)
@@ -418,4 +556,157 @@ func TestRecordRoundTrip(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("{"), 0o600))
 	_, err = loadRecord(path)
 	require.Error(t, err)
+}
+
+func TestFindExamples(t *testing.T) {
+	repo := t.TempDir()
+	ex := filepath.Join(repo, "examples", "contracts")
+	require.NoError(t, os.MkdirAll(filepath.Join(ex, "token"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(ex, "go.mod"), nil, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(ex, "token", "main.go"), nil, 0o600))
+	deep := filepath.Join(repo, "a", "b")
+	require.NoError(t, os.MkdirAll(deep, 0o700))
+	noToken := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(noToken, "examples", "contracts"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(noToken, "examples", "contracts", "go.mod"), nil, 0o600))
+	elsewhere := t.TempDir()
+
+	for _, tc := range []struct {
+		name string
+		from []string
+		want string
+	}{
+		{"the checkout's root", []string{repo}, ex},
+		{"a directory inside the checkout", []string{deep}, ex},
+		{"the second place", []string{elsewhere, deep}, ex},
+		{"this repository, from the package's directory", []string{"."}, filepath.Join(filepath.Dir(mustAbs(t, ".")), "examples", "contracts")},
+		{"no token example", []string{noToken}, ""},
+		{"nowhere", []string{elsewhere}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := FindExamples(tc.from...)
+			if tc.want == "" {
+				require.ErrorIs(t, err, ErrExamples)
+				require.Contains(t, err.Error(), tc.from[0])
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	abs, err := filepath.Abs(p)
+	require.NoError(t, err)
+	return abs
+}
+
+func TestTokenInit(t *testing.T) {
+	b, err := tokenInit()
+	require.NoError(t, err)
+	var msg struct {
+		Name, Symbol string
+		Mint         []struct {
+			To     string
+			Amount uint64
+		}
+	}
+	require.NoError(t, json.Unmarshal(b, &msg))
+	require.Equal(t, "PHT", msg.Symbol)
+	require.Len(t, msg.Mint, len(TokenHolders()))
+	for i, h := range TokenHolders() {
+		k, err := keys.FromURI(keys.Sr25519, "//"+h)
+		require.NoError(t, err)
+		id := k.Public().AccountID()
+		require.Equal(t, "0x"+hex.EncodeToString(id[:]), msg.Mint[i].To, h)
+		require.Equal(t, TokenGrant, msg.Mint[i].Amount)
+	}
+	require.Equal(t, []string{"Bob", "Charlie"}, TokenHolders())
+}
+
+// TestDeployExamplesWithoutChain covers what is decided before the chain is asked: a recorded
+// token is only reported, a bad record is refused, no cluster 1 means no deployment.
+func TestDeployExamplesWithoutChain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), recordFile)
+	n := &Network{log: slog.New(slog.DiscardHandler)}
+	id := bytes.Repeat([]byte{9}, 32)
+
+	rec := &record{Token: hex.EncodeToString(id)}
+	require.NoError(t, n.deployExamples(context.Background(), "/nonexistent", rec, path))
+	require.Equal(t, id, n.Token)
+	require.NoFileExists(t, path, "nothing to record")
+
+	n.Token = nil
+	require.Error(t, n.deployExamples(context.Background(), "", &record{Token: "0xzz"}, path))
+	require.Nil(t, n.Token)
+
+	rec = &record{}
+	require.NoError(t, n.deployExamples(context.Background(), "/nonexistent", rec, path), "no cluster 1: nothing to deploy into")
+	require.Nil(t, n.Token)
+	require.Empty(t, rec.Token)
+	require.NoFileExists(t, path)
+
+	n.Clusters = []*registry.Cluster{{Id: registry.ClusterID(1)}}
+	require.ErrorIs(t, n.deployExamples(context.Background(), "", rec, path), ErrExamples, "no examples directory")
+	require.Nil(t, n.Token)
+	require.NoFileExists(t, path)
+}
+
+func TestExamplesDir(t *testing.T) {
+	dir, err := examplesDir("")
+	require.NoError(t, err, "found from this package's directory")
+	require.Equal(t, filepath.Join(filepath.Dir(mustAbs(t, ".")), "examples", "contracts"), dir)
+	got, err := examplesDir(dir)
+	require.NoError(t, err)
+	require.Equal(t, dir, got)
+	_, err = examplesDir(t.TempDir())
+	require.ErrorIs(t, err, ErrExamples, "not the examples directory")
+
+	t.Setenv("PATH", t.TempDir())
+	_, err = examplesDir(dir)
+	require.ErrorIs(t, err, ErrExamples, "no Go toolchain")
+	require.Contains(t, err.Error(), "Go toolchain")
+}
+
+// TestStartRefusesUnbuildableExamples: a start that would have to build the token example and
+// cannot stops before it starts anything.
+func TestStartRefusesUnbuildableExamples(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	o := Options{Home: home, PRuntime: pruntimeBin, RuntimeAddr: "127.0.0.1:0", Gatekeepers: 1, Workers: 1,
+		Examples: true, ExamplesDir: t.TempDir()}
+	_, err := Start(context.Background(), o)
+	require.ErrorIs(t, err, ErrExamples)
+	require.NoDirExists(t, home, "nothing was created")
+}
+
+func TestRetryRaced(t *testing.T) {
+	other := errors.New("refused")
+	for _, tc := range []struct {
+		name  string
+		errs  []error // what each attempt returns; the last one repeats
+		calls int
+		want  error
+	}{
+		{"accepted at once", []error{nil}, 1, nil},
+		{"accepted after two races", []error{tx.ErrNonceReplayed, tx.ErrNonceGap, nil}, 3, nil},
+		{"another refusal is not retried", []error{other}, 1, other},
+		{"a race every time gives up after five attempts", []error{tx.ErrNonceGap}, 5, tx.ErrNonceGap},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			err := retryRaced(func() error {
+				err := tc.errs[min(calls, len(tc.errs)-1)]
+				calls++
+				return err
+			})
+			require.Equal(t, tc.calls, calls)
+			if tc.want == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tc.want)
+			}
+		})
+	}
 }

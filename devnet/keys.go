@@ -17,14 +17,17 @@ import (
 	"github.com/phala-go/phala/pruntime/api"
 )
 
-// record is what the bootstrap did, kept in the home: the chain tells what is done, the record
-// tells apart what was never done from what governance undid since (a gatekeeper unregistered,
-// a worker removed from its cluster), which a resumed network leaves alone.
+// record is what the bootstrap and the examples' deployment did, kept in the home: the chain
+// tells what is done, the record tells apart what was never done from what governance undid
+// since (a gatekeeper unregistered, a worker removed from its cluster), which a resumed
+// network leaves alone.
 type record struct {
 	// Gatekeepers and ClusterWorkers are identity keys (hex) the bootstrap made gatekeepers
 	// and put in a cluster.
 	Gatekeepers    []string `json:"gatekeepers"`
 	ClusterWorkers []string `json:"cluster_workers"`
+	// Token is the id (hex) of the token example once it was deployed and ACTIVE.
+	Token string `json:"token,omitempty"`
 }
 
 func loadRecord(path string) (*record, error) {
@@ -71,11 +74,7 @@ func containsKey(set [][]byte, k []byte) bool {
 // the worker runtimes form a cluster (or join the one the others are in) and receive its key.
 // It does only what the chain and the record show undone, and waits until every runtime holds
 // its keys.
-func (n *Network) bootstrap(ctx context.Context, recordPath string) error {
-	rec, err := loadRecord(recordPath)
-	if err != nil {
-		return err
-	}
+func (n *Network) bootstrap(ctx context.Context, rec *record, recordPath string) error {
 	if err := n.registerGatekeepers(ctx, rec); err != nil {
 		return err
 	}

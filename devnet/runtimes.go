@@ -55,6 +55,9 @@ type Runtime struct {
 	URL     string
 	Log     string
 	DataDir string
+	// QueryURL is a worker's public query API (pruntime run --query-listen), which its relayer
+	// publishes on chain; "" for gatekeepers, which serve no contract.
+	QueryURL string
 	// Relayer is the dev account (name) its pherry signs with.
 	Relayer string
 	// Identity is its identity key, known once it registered.
@@ -110,10 +113,10 @@ func plan(home string, gatekeepers, workers int) ([]*Runtime, error) {
 	return rts, nil
 }
 
-// apiAddrs picks n API addresses: first, then the ports after it where free, else ports the
-// kernel picks (all of them when first's port is 0). The probes stay open until every address
-// is chosen, so no two runtimes get the same port.
-func apiAddrs(first string, n int) ([]string, error) {
+// listenAddrs picks n listen addresses: first, then the ports after it where free, else ports
+// the kernel picks (all of them when first's port is 0). The probes stay open until every
+// address is chosen, so no two listeners get the same port.
+func listenAddrs(first string, n int) ([]string, error) {
 	host, p, err := net.SplitHostPort(first)
 	if err != nil {
 		return nil, fmt.Errorf("runtime API address %q: %w", first, err)
@@ -149,8 +152,33 @@ func apiAddrs(first string, n int) ([]string, error) {
 	return addrs, nil
 }
 
-// start runs the runtime's process; exited hears of its end.
-func (rt *Runtime) start(bin, addr, simSecret string, exited chan<- *Runtime) error {
+// runtimeAddrs picks the runtimes' listen addresses (listenAddrs from first): each runtime's
+// API, and for a worker its query API on the port after it (where free).
+func runtimeAddrs(first string, rts []*Runtime) (api, query []string, err error) {
+	n := len(rts)
+	for _, rt := range rts {
+		if !rt.Gatekeeper {
+			n++
+		}
+	}
+	addrs, err := listenAddrs(first, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	api, query = make([]string, len(rts)), make([]string, len(rts))
+	next := 0
+	for i, rt := range rts {
+		api[i], next = addrs[next], next+1
+		if !rt.Gatekeeper {
+			query[i], next = addrs[next], next+1
+		}
+	}
+	return api, query, nil
+}
+
+// start runs the runtime's process, serving queries on queryAddr unless it is ""; exited hears
+// of its end.
+func (rt *Runtime) start(bin, addr, queryAddr, simSecret string, exited chan<- *Runtime) error {
 	if err := os.MkdirAll(rt.DataDir, 0o700); err != nil {
 		return err
 	}
@@ -158,7 +186,13 @@ func (rt *Runtime) start(bin, addr, simSecret string, exited chan<- *Runtime) er
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, "run", "--data-dir", rt.DataDir, "--listen", addr, "--sim-secret", simSecret, "--checkpoint-interval", "50")
+	args := []string{"run", "--data-dir", rt.DataDir, "--listen", addr, "--sim-secret", simSecret, "--checkpoint-interval", "50"}
+	rt.QueryURL = ""
+	if queryAddr != "" {
+		args = append(args, "--query-listen", queryAddr)
+		rt.QueryURL = "http://" + queryAddr
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = runtimeProcAttr()
 	if err := cmd.Start(); err != nil {
@@ -177,14 +211,16 @@ func (rt *Runtime) start(bin, addr, simSecret string, exited chan<- *Runtime) er
 }
 
 // relay starts the runtime's relayer in process. With fastSync, a runtime new to a resumed home
-// starts from the node's newest state snapshot instead of replaying the whole chain.
+// starts from the node's newest state snapshot instead of replaying the whole chain. A worker's
+// relayer publishes its query URL, again whenever it differs from the chain's record (a resumed
+// home picks its ports anew).
 func (rt *Runtime) relay(rpc string, operator keys.AccountID, fastSync bool, logger *slog.Logger) error {
 	key, err := keys.FromURI(keys.Sr25519, "//"+rt.Relayer)
 	if err != nil {
 		return err
 	}
 	r, err := pherry.New(pherry.Config{NodeURL: rpc, PRuntimeURL: rt.URL, Key: key, Operator: operator, FastSync: fastSync,
-		Logger: logger.With("module", "pherry", "runtime", rt.Name)})
+		Endpoint: rt.QueryURL, Logger: logger.With("module", "pherry", "runtime", rt.Name)})
 	if err != nil {
 		return err
 	}

@@ -543,10 +543,13 @@ func newContractShowCmd(g *globals) *cobra.Command {
 
 func newContractListCmd(g *globals) *cobra.Command {
 	var clusterArg string
+	var ids bool
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List contracts, of one cluster or all",
-		Args:  cobra.NoArgs,
+		Example: `  phala contract list --cluster 1
+  TOKEN=$(phala contract list --ids)   # the ids alone, one a line, for scripts`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var cluster []byte
 			if clusterArg != "" {
@@ -563,6 +566,12 @@ func newContractListCmd(g *globals) *cobra.Command {
 			for _, ct := range cs.GetContracts() {
 				out = append(out, toContractJSON(ct))
 			}
+			if ids {
+				for _, c := range out {
+					fmt.Fprintln(cmd.OutOrStdout(), c.ID)
+				}
+				return nil
+			}
 			return g.print(cmd, out, func(w io.Writer) {
 				if len(out) == 0 {
 					fmt.Fprintln(w, "no contracts")
@@ -574,6 +583,7 @@ func newContractListCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&clusterArg, "cluster", "", "only this cluster: its number or 64-hex-digit id")
+	c.Flags().BoolVar(&ids, "ids", false, "print only the contract ids, one a line (nothing when there is none; overrides -o)")
 	return c
 }
 

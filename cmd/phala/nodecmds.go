@@ -217,27 +217,34 @@ func newDevCmd() *cobra.Command {
 	var chainID, runtimeBin, runtimeAddr string
 	var gatekeepers, workers int
 	var blockTime time.Duration
+	var examples bool
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run the whole network for development: validator, gatekeepers, a cluster of workers, relayers",
+		Short: "Run the whole network for development: validator, gatekeepers, a cluster of workers, relayers, a token contract",
 		Long: `Starts a single-validator chain whose dev accounts (//Alice..//Ferdie, from the Substrate
 dev phrase) hold 1,000,000 PHA each and whose council is Alice alone, and pRuntimes with the
 simulated TEE (child processes), each with its relayer (pherry, in process): gk1, gk2, ...
 (--gatekeepers) and worker1, worker2, ... (--workers). Once they have registered, Alice makes the
 gk runtimes gatekeepers (gk1 creates the master key, the others receive it) and puts the workers
-in a cluster (they receive its key and report it deployed); the banner is printed when every
-runtime holds its keys.
+in a cluster (they receive its key and report it deployed). Then //Bob deploys the token example
+(examples/contracts/token, built with the Go toolchain: run phala dev from the repository; off
+with --examples=false) in cluster 1, minting 1,000,000 to //Bob and //Charlie, once per home.
+The banner is printed when every runtime holds its keys, the token is ACTIVE and the chain
+shows every worker's query URL.
 
 The first runtime's API listens on --pruntime-laddr, the others on the following ports (or
-free ones). Each runtime keeps its data in <home>/pruntime/<name> and logs to
-<home>/pruntime-<name>.log; relayers sign with //Eve, //Ferdie, //Dave, //Charlie, //Bob in turn
-and //Eve operates every runtime.
+free ones); each worker serves the public query API (signed, encrypted queries: phala contract
+query) on the port after its own API, and its relayer publishes that URL on chain. Each runtime
+keeps its data in <home>/pruntime/<name> and logs to <home>/pruntime-<name>.log; relayers sign
+with //Eve, //Ferdie, //Dave, //Charlie, //Bob in turn and //Eve operates every runtime.
 
 Without --home everything lives in a temporary directory removed on exit; with --home it
 resumes where it stopped, running every runtime the home has plus new ones up to the numbers
-asked (it never removes one) and doing only the key setup the chain lacks.`,
+asked (it never removes one), doing only the key setup the chain lacks and deploying the token
+only if it never did.`,
 		Example: `  phala dev
-  phala dev --home ./devchain --gatekeepers 2 --workers 3`,
+  phala dev --home ./devchain --gatekeepers 2 --workers 3
+  phala dev --examples=false`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if gatekeepers < 1 || workers < 0 {
@@ -275,7 +282,10 @@ asked (it never removes one) and doing only the key setup the chain lacks.`,
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
 			n, err := devnet.Start(ctx, devnet.Options{Home: home, ChainID: chainID, Config: cfg, PRuntime: runtimeBin, RuntimeAddr: runtimeAddr,
-				Gatekeepers: gatekeepers, Workers: workers, Logger: logger})
+				Gatekeepers: gatekeepers, Workers: workers, Examples: examples, Logger: logger})
+			if errors.Is(err, devnet.ErrExamples) {
+				return fmt.Errorf("%w (or pass --examples=false)", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -291,9 +301,11 @@ asked (it never removes one) and doing only the key setup the chain lacks.`,
 	cmd.Flags().StringVar(&chainID, "chain-id", "phala-dev", "chain id")
 	cmd.Flags().DurationVar(&blockTime, "block-time", 500*time.Millisecond, "pause after each block (blocks come at most about this far apart)")
 	cmd.Flags().StringVar(&runtimeBin, "pruntime", "", "the pruntime binary (default: next to this one, else on PATH)")
-	cmd.Flags().StringVar(&runtimeAddr, "pruntime-laddr", "127.0.0.1:8000", "the first runtime's API address; the others take the following ports, or free ones")
+	cmd.Flags().StringVar(&runtimeAddr, "pruntime-laddr", "127.0.0.1:8000", "the first runtime's API address; the others take the following ports, a worker's query API the port after its own API, or free ones")
 	cmd.Flags().IntVar(&gatekeepers, "gatekeepers", 1, "gatekeeper runtimes (at least 1): they hold the master key")
 	cmd.Flags().IntVar(&workers, "workers", 1, "worker runtimes, forming one cluster (0: no cluster)")
+	cmd.Flags().BoolVar(&examples, "examples", true,
+		"deploy the token example (built from examples/contracts/token with the Go toolchain) in cluster 1, once per home")
 	return cmd
 }
 
@@ -335,6 +347,9 @@ Dev accounts (sr25519; %s each):
 		}
 		fmt.Fprintf(w, "  %-8s %-10s identity %x\n", rt.Name, role, rt.Identity)
 		fmt.Fprintf(w, "  %-8s API %s  log %s  relayer //%s\n", "", rt.URL, rt.Log, rt.Relayer)
+		if rt.QueryURL != "" {
+			fmt.Fprintf(w, "  %-8s queries %s\n", "", rt.QueryURL)
+		}
 	}
 	named := func(id []byte) string {
 		if name := n.Name(id); name != "" {
@@ -352,6 +367,14 @@ Dev accounts (sr25519; %s each):
 			fmt.Fprintf(w, "  %-14s %x\n", named(id), id)
 		}
 	}
+	if n.Token != nil {
+		holders := devnet.TokenHolders()
+		for i, h := range holders {
+			holders[i] = "//" + h
+		}
+		fmt.Fprintf(w, "\nToken example (examples/contracts/token) in cluster 1, deployed by //%s:\n  contract %x\n  %s hold %d PHT each\n",
+			devnet.TokenDeployer, n.Token, strings.Join(holders, " and "), devnet.TokenGrant)
+	}
 	fmt.Fprintf(w, `
 Try, in another terminal:
   export PATH=$PWD/bin:$PATH PHALA_KEYRING_BACKEND=test
@@ -364,6 +387,17 @@ Try, in another terminal:
 `, devs[1].Key.Public().AccountID(), devs[1].Key.Public().AccountID())
 	if len(n.Clusters) > 0 {
 		fmt.Fprintf(w, "  phala cluster show %s\n", registry.ClusterLabel(n.Clusters[0].GetId()))
+	}
+	if n.Token != nil {
+		charlie, err := keys.FromURI(keys.Sr25519, "//Charlie")
+		if err != nil {
+			return err
+		}
+		to := charlie.Public().AccountID()
+		fmt.Fprintf(w, `  phala keys import bob //Bob
+  phala contract exec %x '{"transfer":{"to":"0x%x","amount":250}}' --from bob --wait
+  phala contract query %x '{"balance":{}}' --from bob
+`, n.Token, to[:], n.Token)
 	}
 	fmt.Fprint(w, "\nPress Ctrl-C to stop.\n")
 	return nil

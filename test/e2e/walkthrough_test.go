@@ -29,13 +29,15 @@ func readmeBlock(t *testing.T, heading string) string {
 	return block
 }
 
-// TestReadmeWalkthrough runs `phala dev` as users do and pastes the README walkthrough into bash.
+// TestReadmeWalkthrough runs `phala dev` as users do (`make dev`, from the repository root) and
+// pastes the README walkthrough into bash.
 func TestReadmeWalkthrough(t *testing.T) {
 	ports := freeBase(t, 2)
 	rpc := fmt.Sprintf("127.0.0.1:%d", ports+1)
 	dev := exec.Command(phalaBin, "dev", "--home", t.TempDir(),
 		"--p2p-laddr", fmt.Sprintf("tcp://127.0.0.1:%d", ports), "--rpc-laddr", "tcp://"+rpc,
 		"--pruntime-laddr", fmt.Sprintf("127.0.0.1:%d", ports+10))
+	dev.Dir = "../.." // where it finds the token example to deploy
 	stdout, err := dev.StdoutPipe()
 	require.NoError(t, err)
 	var stderr strings.Builder
@@ -57,16 +59,24 @@ func TestReadmeWalkthrough(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
+	// Building the token example with a cold Go build cache compiles the standard library for
+	// wasip1: a minute or more on a busy machine.
 	select {
 	case banner := <-ready:
 		require.Contains(t, banner, "45R2pfjQUW2s9PQRHU48HQKLKHVMaDja7N3wpBtmF28UYDs2", "Alice's address")
-	case <-time.After(time.Minute):
+		require.Regexp(t, `queries http://127\.0\.0\.1:\d+`, banner, "the worker's query API")
+		require.Regexp(t, `Token example .* in cluster 1, deployed by //Bob:\n  contract [0-9a-f]{64}\n`, banner)
+	case <-time.After(4 * time.Minute):
 		t.Fatalf("phala dev did not start:\n%s", stderr.String())
 	}
 
+	// The walkthrough runs where `$PWD/bin` holds the binaries under test, as a checkout's bin/
+	// holds those `make dev` built (the checkout's own bin/ may be stale or absent).
+	dir := t.TempDir()
+	require.NoError(t, os.Symlink(filepath.Dir(phalaBin), filepath.Join(dir, "bin")))
 	script := "set -euo pipefail\n" + readmeBlock(t, "## Walkthrough")
 	cmd := exec.Command("bash", "-c", script)
-	cmd.Dir = "../.."
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
 		"PATH="+filepath.Dir(phalaBin)+":"+os.Getenv("PATH"),
 		"PHALA_NODE=http://"+rpc,
@@ -82,9 +92,16 @@ func TestReadmeWalkthrough(t *testing.T) {
 		"chain:        phala-dev",
 		"fee per byte:    500000",
 		"answered in block",
+		"status     ACTIVE",
+		"hex      0x90b5ab205c6974c9ea841be688864633dc9ca8a357843eeacf2314649965fe22", // //Charlie
+		"command 0 to contract ",
+		"outcome ok: ",
+		"{\"balance\":999750}\nheight: ",
+		"{\"balance\":1000250}\nheight: ",
 	} {
 		require.Contains(t, string(out), want)
 	}
+	require.Regexp(t, `command 0 of [0-9a-f]{64}, block \d+ \([^)]+\): ok\ngas used: [1-9]`, string(out), "Bob's receipt of his transfer")
 
 	require.NoError(t, dev.Process.Signal(syscall.SIGINT))
 	require.NoError(t, dev.Wait(), "phala dev must exit cleanly on Ctrl-C:\n%s", stderr.String())
