@@ -3,6 +3,8 @@ package pruntime
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -594,4 +596,65 @@ func sealOutbound(chain store.Reader, rep *contracts.Report) error {
 		}
 	}
 	return nil
+}
+
+// ClusterDigest describes this worker's copy of its cluster's contracts so that operators can
+// compare members: the requests executed and an HMAC (keyed from the cluster's key, so a host
+// cannot test guesses of small states against it) over every contract's plaintext storage.
+func (r *Runtime) ClusterDigest() (*api.ClusterDigestResponse, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.init == nil || r.replica == nil {
+		return nil, ErrNotInitialized
+	}
+	h := r.replica.Height()
+	if h == 0 {
+		return nil, ErrNotSynced
+	}
+	chain, err := r.app.State(h)
+	if err != nil {
+		return nil, err
+	}
+	st := r.state.Working()
+	me := r.keys.identity.Public().Key
+	cluster, ok := registry.ClusterOf(chain, me[:])
+	if !ok {
+		return nil, fmt.Errorf("%w: this worker is in no cluster", ErrNotServing)
+	}
+	first, ok := clusterSecret(st, cluster, 1)
+	if !ok {
+		return nil, fmt.Errorf("%w: no key of cluster %s yet", ErrNotServing, registry.ClusterLabel(cluster))
+	}
+	key := kdf.Subkey(first, "phala/cluster-digest/v1")
+	mac := hmac.New(sha256.New, key[:])
+	write := func(b []byte) {
+		mac.Write(binary.BigEndian.AppendUint32(nil, uint32(len(b))))
+		mac.Write(b)
+	}
+	for _, id := range contracts.ClusterContracts(chain, cluster) {
+		meta, err := loadMeta(st, id)
+		if err != nil {
+			continue // not instantiated yet
+		}
+		sk, ok := contractKey(st, cluster, id, meta.GetStateGeneration())
+		if !ok {
+			continue
+		}
+		write(id)
+		h := &host{kv: store.NewCache(st), aead: newStateAEAD(kdf.ContractStateKey(sk)), id: [32]byte(id)}
+		var after []byte
+		for {
+			k, v, ok, err := h.Next(nil, after)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				break
+			}
+			write(k)
+			write(v)
+			after = k
+		}
+	}
+	return &api.ClusterDigestResponse{Cluster: cluster, Executed: decodeU64(st.Get(executedKey(cluster))), Height: h, Digest: mac.Sum(nil)}, nil
 }

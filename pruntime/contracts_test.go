@@ -179,9 +179,20 @@ func TestContracts(t *testing.T) {
 	n.w.chain.AllowFailures = false
 	require.Contains(t, n.w.chain.Results[0].GetLog(), contracts.ErrPlainRefused.Error())
 
+	digest := func(w string) *api.ClusterDigestResponse {
+		d, err := n.rts[w].ClusterDigest()
+		require.NoError(t, err, w)
+		return d
+	}
+	require.Equal(t, digest("w1").GetDigest(), digest("w2").GetDigest(), "the members hold the same state")
+	require.Equal(t, contracts.GetQueue(n.chainState(), cluster).GetNext(), digest("w1").GetExecuted())
+	_, err = n.rts["w3"].ClusterDigest()
+	require.ErrorIs(t, err, ErrNotServing)
+
 	// w3 joins: it replays the cluster's history and reaches the same state.
 	n.govern(&registry.MsgAddClusterWorker{Cluster: cluster, Worker: n.id("w3")})
 	n.settle()
+	require.Equal(t, digest("w2").GetDigest(), digest("w3").GetDigest(), "the late joiner holds the same state")
 	b, err = n.balanceOf("w3", id[:], bob)
 	require.NoError(t, err)
 	require.Equal(t, uint64(990), b)

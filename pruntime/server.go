@@ -30,7 +30,7 @@ func connectError(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrNotInitialized), errors.Is(err, ErrOtherChain), errors.Is(err, ErrNotSynced), errors.Is(err, ErrHandoverUnconfirmed):
+	case errors.Is(err, ErrNotInitialized), errors.Is(err, ErrOtherChain), errors.Is(err, ErrNotSynced), errors.Is(err, ErrHandoverUnconfirmed), errors.Is(err, ErrNotServing):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	case errors.Is(err, replica.ErrVerification), errors.Is(err, ErrHandoverMalformed):
 		return connect.NewError(connect.CodeInvalidArgument, err)
@@ -104,6 +104,14 @@ func (s *server) SetEndpoint(_ context.Context, req *connect.Request[api.SetEndp
 	resp, err := s.r.SetEndpoint(req.Msg.GetUrl())
 	if err != nil {
 		return nil, queryCode(err)
+	}
+	return connect.NewResponse(resp), nil
+}
+
+func (s *server) ClusterDigest(context.Context, *connect.Request[api.ClusterDigestRequest]) (*connect.Response[api.ClusterDigestResponse], error) {
+	resp, err := s.r.ClusterDigest()
+	if err != nil {
+		return nil, connectError(err)
 	}
 	return connect.NewResponse(resp), nil
 }

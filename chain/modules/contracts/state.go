@@ -122,7 +122,9 @@ func RequestHeight(r store.Reader, cluster []byte, seq uint64) (int64, bool) {
 	return int64(binary.BigEndian.Uint64(b)), true
 }
 
-// clusterContracts lists a cluster's contracts in id order.
+// ClusterContracts lists a cluster's contracts in id order.
+func ClusterContracts(r store.Reader, cluster []byte) [][]byte { return clusterContracts(r, cluster) }
+
 func clusterContracts(r store.Reader, cluster []byte) [][]byte {
 	prefix := append(join(prefixByCluster, cluster), '/')
 	it := r.Iterator(prefix, store.PrefixEnd(prefix))

@@ -58,6 +58,9 @@ const (
 	// RuntimeServiceSetEndpointProcedure is the fully-qualified name of the RuntimeService's
 	// SetEndpoint RPC.
 	RuntimeServiceSetEndpointProcedure = "/phala.pruntime.v1.RuntimeService/SetEndpoint"
+	// RuntimeServiceClusterDigestProcedure is the fully-qualified name of the RuntimeService's
+	// ClusterDigest RPC.
+	RuntimeServiceClusterDigestProcedure = "/phala.pruntime.v1.RuntimeService/ClusterDigest"
 )
 
 // RuntimeServiceClient is a client for the phala.pruntime.v1.RuntimeService service.
@@ -86,6 +89,10 @@ type RuntimeServiceClient interface {
 	// worker's identity key) when it differs from the chain's record; an empty url withdraws it.
 	// The worker must be registered in its verified state.
 	SetEndpoint(context.Context, *connect.Request[api.SetEndpointRequest]) (*connect.Response[api.SetEndpointResponse], error)
+	// ClusterDigest lets an operator compare the members of a cluster: how many of the cluster's
+	// requests this worker executed, and a digest of its contracts' state keyed with the
+	// cluster's key (equal on members that executed as many requests, useless to anyone else).
+	ClusterDigest(context.Context, *connect.Request[api.ClusterDigestRequest]) (*connect.Response[api.ClusterDigestResponse], error)
 }
 
 // NewRuntimeServiceClient constructs a client for the phala.pruntime.v1.RuntimeService service. By
@@ -153,20 +160,27 @@ func NewRuntimeServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(runtimeServiceMethods.ByName("SetEndpoint")),
 			connect.WithClientOptions(opts...),
 		),
+		clusterDigest: connect.NewClient[api.ClusterDigestRequest, api.ClusterDigestResponse](
+			httpClient,
+			baseURL+RuntimeServiceClusterDigestProcedure,
+			connect.WithSchema(runtimeServiceMethods.ByName("ClusterDigest")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // runtimeServiceClient implements RuntimeServiceClient.
 type runtimeServiceClient struct {
-	init         *connect.Client[api.InitRequest, api.InitResponse]
-	registration *connect.Client[api.RegistrationRequest, api.RegistrationResponse]
-	syncBlocks   *connect.Client[api.SyncBlocksRequest, api.SyncBlocksResponse]
-	syncHeaders  *connect.Client[api.SyncHeadersRequest, api.SyncHeadersResponse]
-	loadSnapshot *connect.Client[api.LoadSnapshotRequest, api.LoadSnapshotResponse]
-	egress       *connect.Client[api.EgressRequest, api.EgressResponse]
-	info         *connect.Client[api.InfoRequest, api.InfoResponse]
-	handover     *connect.Client[api.HandoverRequest, api.HandoverResponse]
-	setEndpoint  *connect.Client[api.SetEndpointRequest, api.SetEndpointResponse]
+	init          *connect.Client[api.InitRequest, api.InitResponse]
+	registration  *connect.Client[api.RegistrationRequest, api.RegistrationResponse]
+	syncBlocks    *connect.Client[api.SyncBlocksRequest, api.SyncBlocksResponse]
+	syncHeaders   *connect.Client[api.SyncHeadersRequest, api.SyncHeadersResponse]
+	loadSnapshot  *connect.Client[api.LoadSnapshotRequest, api.LoadSnapshotResponse]
+	egress        *connect.Client[api.EgressRequest, api.EgressResponse]
+	info          *connect.Client[api.InfoRequest, api.InfoResponse]
+	handover      *connect.Client[api.HandoverRequest, api.HandoverResponse]
+	setEndpoint   *connect.Client[api.SetEndpointRequest, api.SetEndpointResponse]
+	clusterDigest *connect.Client[api.ClusterDigestRequest, api.ClusterDigestResponse]
 }
 
 // Init calls phala.pruntime.v1.RuntimeService.Init.
@@ -214,6 +228,11 @@ func (c *runtimeServiceClient) SetEndpoint(ctx context.Context, req *connect.Req
 	return c.setEndpoint.CallUnary(ctx, req)
 }
 
+// ClusterDigest calls phala.pruntime.v1.RuntimeService.ClusterDigest.
+func (c *runtimeServiceClient) ClusterDigest(ctx context.Context, req *connect.Request[api.ClusterDigestRequest]) (*connect.Response[api.ClusterDigestResponse], error) {
+	return c.clusterDigest.CallUnary(ctx, req)
+}
+
 // RuntimeServiceHandler is an implementation of the phala.pruntime.v1.RuntimeService service.
 type RuntimeServiceHandler interface {
 	// Init pins the chain: its genesis document (chain id, initial validators, app state) and the
@@ -240,6 +259,10 @@ type RuntimeServiceHandler interface {
 	// worker's identity key) when it differs from the chain's record; an empty url withdraws it.
 	// The worker must be registered in its verified state.
 	SetEndpoint(context.Context, *connect.Request[api.SetEndpointRequest]) (*connect.Response[api.SetEndpointResponse], error)
+	// ClusterDigest lets an operator compare the members of a cluster: how many of the cluster's
+	// requests this worker executed, and a digest of its contracts' state keyed with the
+	// cluster's key (equal on members that executed as many requests, useless to anyone else).
+	ClusterDigest(context.Context, *connect.Request[api.ClusterDigestRequest]) (*connect.Response[api.ClusterDigestResponse], error)
 }
 
 // NewRuntimeServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -303,6 +326,12 @@ func NewRuntimeServiceHandler(svc RuntimeServiceHandler, opts ...connect.Handler
 		connect.WithSchema(runtimeServiceMethods.ByName("SetEndpoint")),
 		connect.WithHandlerOptions(opts...),
 	)
+	runtimeServiceClusterDigestHandler := connect.NewUnaryHandler(
+		RuntimeServiceClusterDigestProcedure,
+		svc.ClusterDigest,
+		connect.WithSchema(runtimeServiceMethods.ByName("ClusterDigest")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/phala.pruntime.v1.RuntimeService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case RuntimeServiceInitProcedure:
@@ -323,6 +352,8 @@ func NewRuntimeServiceHandler(svc RuntimeServiceHandler, opts ...connect.Handler
 			runtimeServiceHandoverHandler.ServeHTTP(w, r)
 		case RuntimeServiceSetEndpointProcedure:
 			runtimeServiceSetEndpointHandler.ServeHTTP(w, r)
+		case RuntimeServiceClusterDigestProcedure:
+			runtimeServiceClusterDigestHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -366,4 +397,8 @@ func (UnimplementedRuntimeServiceHandler) Handover(context.Context, *connect.Req
 
 func (UnimplementedRuntimeServiceHandler) SetEndpoint(context.Context, *connect.Request[api.SetEndpointRequest]) (*connect.Response[api.SetEndpointResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("phala.pruntime.v1.RuntimeService.SetEndpoint is not implemented"))
+}
+
+func (UnimplementedRuntimeServiceHandler) ClusterDigest(context.Context, *connect.Request[api.ClusterDigestRequest]) (*connect.Response[api.ClusterDigestResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("phala.pruntime.v1.RuntimeService.ClusterDigest is not implemented"))
 }
