@@ -52,6 +52,7 @@ bench: build
 	$(GO) test -run='^$$' -bench=. $$($(GO) list ./... | grep -v /test/e2e)
 	$(BIN)/phala bench transfers
 	$(BIN)/phala bench sync
+	$(BIN)/phala bench contracts
 
 # Regenerates the protobuf code with the tools pinned in tools/go.mod.
 generate:

@@ -2,6 +2,9 @@ package bench
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -44,5 +47,56 @@ func TestSyncRuns(t *testing.T) {
 	}
 	if r.Snapshot.SnapshotHeight == 0 || r.Snapshot.Elapsed <= 0 {
 		t.Errorf("from snapshot: %+v (expected to start from a snapshot)", r.Snapshot)
+	}
+}
+
+func TestContractsRuns(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	o := ContractsOptions{Calls: 5, StartRuns: 3, LoopIterations: 10_000, MeterRuns: 3, Commands: 6, Concurrency: 2, BlockTime: 200 * time.Millisecond, Queries: 6}
+	r, err := Contracts(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, m, s, e, q := r.Call, r.Metering, r.Start, r.EndToEnd, r.Query
+	if c.Runs != 5 || c.Native.Median <= 0 || c.Wasm.Median <= 0 || c.WasmGas == 0 || c.Ratio <= 0 {
+		t.Errorf("per call: %+v", c)
+	}
+	if m.Runs != 3 || m.Unmetered.Median <= 0 || m.Metered.Median <= 0 || m.GasPerIteration < 1 || m.Ratio <= 0 {
+		t.Errorf("metering: %+v", m)
+	}
+	if s.Runs != 3 || s.EmptyRuns != 5 || s.Restore.Median <= 0 || s.Instantiate.Median <= 0 || s.Ratio <= 0 || s.SnapshotBytes == 0 || s.EmptyCommand.Median <= 0 || s.EmptyCommandGas == 0 {
+		t.Errorf("start: %+v", s)
+	}
+	for _, rate := range []Rate{e.Commands, e.Transfers} {
+		if rate.Count != 6 || rate.Elapsed <= 0 || rate.PerSec <= 0 || rate.Blocks < 1 {
+			t.Errorf("end to end: %+v", rate)
+		}
+	}
+	if e.Contracts != 1 || e.GasPerCommand == 0 || e.Ratio <= 0 {
+		t.Errorf("end to end: %+v", e)
+	}
+	if q.Queries != 6 || q.Signed.Median <= 0 || q.Direct.Median <= 0 || q.Signed.P99 < q.Signed.Median || q.RatioP50 <= 0 {
+		t.Errorf("queries: %+v", q)
+	}
+}
+
+func TestFindRepo(t *testing.T) {
+	root, err := findRepo(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "examples", "contracts", "token", "main.go")); err != nil {
+		t.Errorf("found %s: %v", root, err)
+	}
+	if _, err := findRepo(t.TempDir()); !errors.Is(err, ErrNoRepo) {
+		t.Errorf("outside the repository: %v, want ErrNoRepo", err)
+	}
+}
+
+func TestContractsOptions(t *testing.T) {
+	o := ContractsOptions{Calls: 1, StartRuns: 1, LoopIterations: 1, MeterRuns: 1, Commands: 1, Concurrency: 1, BlockTime: time.Second}
+	if r, err := Contracts(context.Background(), o); !errors.Is(err, ErrOptions) || r != nil {
+		t.Errorf("no queries: %v, want ErrOptions", err)
 	}
 }

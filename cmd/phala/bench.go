@@ -86,6 +86,80 @@ func newBenchCmd() *cobra.Command {
 	syncCmd.Flags().DurationVar(&so.BlockTime, "block-time", time.Second, "timeout_commit while producing (CometBFT's and the node's default)")
 	syncCmd.Flags().IntVar(&so.Accounts, "accounts", 512, "sending accounts")
 	syncCmd.Flags().Int64Var(&so.SnapshotInterval, "snapshot-interval", 20, "blocks between the node's state snapshots")
-	cmd.AddCommand(transfers, syncCmd)
+	cmd.AddCommand(transfers, syncCmd, newBenchContractsCmd())
 	return cmd
+}
+
+func newBenchContractsCmd() *cobra.Command {
+	var o bench.ContractsOptions
+	cmd := &cobra.Command{
+		Use:   "contracts",
+		Short: "Confidential contracts against baselines: native Go, unmetered Wasm, instantiation, plain transfers, direct queries",
+		Long: `Measures, each against a baseline in the same run:
+  - a token transfer as a contract call (Wasm, in-memory host) against the same logic in native Go;
+  - a compute loop in metered Wasm against the same loop unmetered;
+  - restoring the post-init snapshot against instantiating and initialising the module, and an
+    empty command's whole call;
+  - encrypted token transfers per second end to end (transaction to the cluster's report landed)
+    against plain PHA transfers per second to their commit, on the same in-process chain with a
+    gatekeeper and a one-worker cluster;
+  - signed encrypted queries over the worker's query API against direct calls on the same worker.
+It builds the token example and the VM's probe contract with the Go toolchain: run it inside the
+repository (make bench does) or pass --repo.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			output, _ := cmd.Flags().GetString("output")
+			p := printer{w: cmd.OutOrStdout(), json: output == "json"}
+			logger, err := node.NewLogger(os.Stderr, node.LogConfig{Level: "info", Format: "text"})
+			if err != nil {
+				return err
+			}
+			o.Log = logger
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			r, err := bench.Contracts(ctx, o)
+			if err != nil {
+				return err
+			}
+			return p.print(r, func(w io.Writer) { printContracts(w, r) })
+		},
+	}
+	cmd.Flags().StringVar(&o.Repo, "repo", "", "repository root holding the contracts to build (default: found from the working directory)")
+	cmd.Flags().IntVar(&o.Calls, "calls", 2000, "runs of each way of the token transfer, and of the empty command")
+	cmd.Flags().IntVar(&o.StartRuns, "start-runs", 200, "runs of the snapshot restore and of the instantiation")
+	cmd.Flags().Int64Var(&o.LoopIterations, "loop", 1_000_000, "iterations of the compute loop")
+	cmd.Flags().IntVar(&o.MeterRuns, "meter-runs", 200, "runs of the compute loop, each way")
+	cmd.Flags().IntVar(&o.Commands, "commands", 1000, "encrypted transfers, then plain transfers, each from its own account")
+	cmd.Flags().IntVar(&o.Concurrency, "concurrency", 8, "concurrent RPC clients sending them")
+	cmd.Flags().DurationVar(&o.BlockTime, "block-time", time.Second, "the chain's timeout_commit (the node's default)")
+	cmd.Flags().IntVar(&o.Queries, "queries", 2000, "signed encrypted queries, and as many direct ones")
+	return cmd
+}
+
+func printContracts(w io.Writer, r *bench.ContractsResult) {
+	d := func(t time.Duration) string { return t.Round(100 * time.Nanosecond).String() }
+	o := r.Options
+	fmt.Fprintf(w, "phala bench contracts: %d CPUs; medians of interleaved runs unless said\n", r.CPUs)
+	c := r.Call
+	fmt.Fprintf(w, "  per call      token transfer, %d runs: native Go %s, Wasm (Code.Call, in-memory host, %d gas) %s: %.1fx\n",
+		c.Runs, d(c.Native.Median), c.WasmGas, d(c.Wasm.Median), c.Ratio)
+	m := r.Metering
+	fmt.Fprintf(w, "  metering      loop of %d iterations, %d runs: unmetered %s, metered %s (%.1f gas/iteration): %.3fx (aim 1.15x or better)\n",
+		m.Iterations, m.Runs, d(m.Unmetered.Median), d(m.Metered.Median), m.GasPerIteration, m.Ratio)
+	s := r.Start
+	fmt.Fprintf(w, "  call start    token, %d runs: snapshot restore (%d KiB) %s, instantiate + _initialize %s: %.4fx (%.0fx cheaper)\n",
+		s.Runs, s.SnapshotBytes>>10, d(s.Restore.Median), d(s.Instantiate.Median), s.Ratio, 1/s.Ratio)
+	fmt.Fprintf(w, "                empty command (probe, loop of 0), whole Code.Call, %d runs: %s, %d gas\n", s.EmptyRuns, d(s.EmptyCommand.Median), s.EmptyCommandGas)
+	e := r.EndToEnd
+	fmt.Fprintf(w, "  end to end    block time %s, %d clients, %d token instances:\n", o.BlockTime, o.Concurrency, e.Contracts)
+	fmt.Fprintf(w, "                %d encrypted transfers to their reports: %.1f commands/s (%s, reports in %d blocks, a transfer %d gas)\n",
+		e.Commands.Count, e.Commands.PerSec, e.Commands.Elapsed.Round(time.Millisecond), e.Commands.Blocks, e.GasPerCommand)
+	fmt.Fprintf(w, "                %d plain PHA transfers to their commit: %.1f transfers/s (%s, in %d blocks)\n",
+		e.Transfers.Count, e.Transfers.PerSec, e.Transfers.Elapsed.Round(time.Millisecond), e.Transfers.Blocks)
+	fmt.Fprintf(w, "                ratio commands / transfers: %.3f\n", e.Ratio)
+	q := r.Query
+	fmt.Fprintf(w, "  queries       %d token balance queries each way, one at a time:\n", q.Queries)
+	fmt.Fprintf(w, "                signed (session) + X-Wing sealed, query API over HTTP: p50 %s, p99 %s\n", d(q.Signed.Median), d(q.Signed.P99))
+	fmt.Fprintf(w, "                direct Runtime.QueryContract, same worker:               p50 %s, p99 %s\n", d(q.Direct.Median), d(q.Direct.P99))
+	fmt.Fprintf(w, "                ratio signed / direct: p50 %.2fx, p99 %.2fx\n", q.RatioP50, q.RatioP99)
 }
