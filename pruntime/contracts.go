@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/phala-go/phala/chain/module"
 	"github.com/phala-go/phala/chain/modules/contracts"
@@ -476,11 +477,36 @@ type ContractAnswer struct {
 	Result vm.Result
 }
 
-// queryState takes a read-only view of the latest committed runtime state and the contract's
-// state key there.
-func (r *Runtime) queryState(contract []byte) (store.Reader, *api.ContractMeta, [32]byte, int64, error) {
+// queryView is a read-only view of the latest committed state for a query: release it when done.
+type queryView struct {
+	st      store.Reader
+	chain   store.Reader
+	meta    *api.ContractMeta
+	key     [32]byte
+	height  int64
+	release func()
+}
+
+// view takes a view for a query of contract, holding treeMu for reading until released (so no
+// block is processed meanwhile). A failed instantiation still has its receipt: then both a view
+// and an error are returned.
+func (r *Runtime) view(contract []byte) (*queryView, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	st, meta, key, h, err := r.queryState(contract)
+	if meta == nil {
+		return nil, err
+	}
+	chain, cerr := r.app.State(h)
+	if cerr != nil {
+		return nil, cerr
+	}
+	r.treeMu.RLock()
+	return &queryView{st: st, chain: chain, meta: meta, key: key, height: h, release: sync.OnceFunc(r.treeMu.RUnlock)}, err
+}
+
+// queryState reads what a query of contract needs; the caller holds mu.
+func (r *Runtime) queryState(contract []byte) (store.Reader, *api.ContractMeta, [32]byte, int64, error) {
 	if r.init == nil || r.replica == nil {
 		return nil, nil, [32]byte{}, 0, ErrNotInitialized
 	}
@@ -518,16 +544,14 @@ func (r *Runtime) queryState(contract []byte) (store.Reader, *api.ContractMeta, 
 // QueryContract runs a contract's query entry point for caller on the latest verified state,
 // read-only, concurrently with block processing and other queries.
 func (r *Runtime) QueryContract(ctx context.Context, contract []byte, caller vm.Caller, input []byte, gasLimit uint64) (*ContractAnswer, error) {
-	st, meta, key, h, err := r.queryState(contract)
+	v, err := r.view(contract)
+	if v != nil {
+		defer v.release()
+	}
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	chain, err := r.app.State(h)
-	r.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
+	st, meta, key, h, chain := v.st, v.meta, v.key, v.height, v.chain
 	code, err := r.code(chain, meta.GetCodeHash())
 	if err != nil {
 		return nil, err
@@ -549,10 +573,14 @@ func (r *Runtime) QueryContract(ctx context.Context, contract []byte, caller vm.
 // Receipt returns a command's receipt (command = ^0: the instantiation's) from the latest
 // verified state, with the height it reflects. Callers check that the asker is its sender.
 func (r *Runtime) Receipt(contract []byte, command uint64) (*api.Receipt, int64, error) {
-	st, meta, _, h, err := r.queryState(contract)
-	if err != nil && (meta == nil || command != InstantiationReceipt) {
+	v, err := r.view(contract)
+	if v != nil {
+		defer v.release()
+	}
+	if err != nil && (v == nil || command != InstantiationReceipt) {
 		return nil, 0, err
 	}
+	st, meta, h := v.st, v.meta, v.height
 	if command == InstantiationReceipt && meta != nil {
 		return meta.GetInstantiation(), h, nil
 	}

@@ -464,3 +464,52 @@ func TestAsyncMessages(t *testing.T) {
 	count, _ = n.get("w2", b, "count")
 	require.Equal(t, "xxxx", count, "delivered once")
 }
+
+// TestQueriesDuringBlocks: queries read snapshots while blocks are processed and committed
+// (run under -race: the trees' writer must not mutate what a query reads).
+func TestQueriesDuringBlocks(t *testing.T) {
+	wasm, err := probeWasm()
+	require.NoError(t, err)
+	n := newKeyNet(t)
+	for _, name := range []string{"g1", "w1"} {
+		n.open(name)
+	}
+	n.block()
+	n.register("g1", "w1")
+	n.govern(&registry.MsgRegisterGatekeeper{Worker: n.id("g1")})
+	n.settle()
+	n.govern(&registry.MsgCreateCluster{Workers: [][]byte{n.id("w1")}})
+	n.settle()
+	a := n.deploy(wasm, registry.ClusterID(1), "a", "{}")
+	n.run("w1", a, `{"set":{"key":"x","value":"1"}}`)
+
+	stop := make(chan struct{})
+	errs := make(chan error, 1)
+	var queries int
+	go func() {
+		defer close(errs)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ans, err := n.rts["w1"].QueryContract(context.Background(), a[:], vm.Caller{}, []byte(`{"get":{"key":"x"}}`), 100_000_000)
+			if err == nil {
+				err = ans.Result.Err
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			queries++
+		}
+	}()
+	for i := range 10 {
+		n.block(n.w.sign("Bob", &contracts.MsgExecute{Contract: a[:], Payload: []byte(fmt.Sprintf(`{"set":{"key":"y","value":"%d"}}`, i)), GasLimit: 1_000_000_000}))
+	}
+	n.settle()
+	close(stop)
+	require.NoError(t, <-errs)
+	require.Positive(t, queries)
+}

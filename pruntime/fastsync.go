@@ -40,6 +40,8 @@ func (r *Runtime) SyncHeaders(req *api.SyncHeadersRequest) (*api.SyncHeadersResp
 func (r *Runtime) LoadSnapshot(req *api.LoadSnapshotRequest) (resp *api.LoadSnapshotResponse, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.treeMu.Lock() // writes the trees queries read (see treeMu)
+	defer r.treeMu.Unlock()
 	if r.init == nil {
 		return nil, ErrNotInitialized
 	}

@@ -286,6 +286,8 @@ func (r *Runtime) SetEndpoint(url string) (_ *api.SetEndpointResponse, err error
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.treeMu.Lock() // writes the trees queries read (see treeMu)
+	defer r.treeMu.Unlock()
 	if r.init == nil || r.replica == nil {
 		return nil, ErrNotInitialized
 	}

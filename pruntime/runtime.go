@@ -71,7 +71,10 @@ type initState struct {
 // Runtime is a worker runtime. Its methods are safe for concurrent use; blocks are processed
 // one at a time.
 type Runtime struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	// treeMu orders the state trees' writers (holding mu too) before the queries that read
+	// snapshots of them without mu: IAVL's writer mutates nodes its snapshots share.
+	treeMu  sync.RWMutex
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
@@ -333,6 +336,8 @@ func recoverStorage(err *error) {
 func (r *Runtime) Init(genesis, operator []byte) (*api.InitResponse, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.treeMu.Lock() // writes the trees queries read (see treeMu)
+	defer r.treeMu.Unlock()
 	in := &initState{Genesis: genesis, Operator: operator}
 	if r.init != nil {
 		if sha256.Sum256(r.init.Genesis) != sha256.Sum256(genesis) || !bytes.Equal(r.init.Operator, operator) {
@@ -398,6 +403,8 @@ func (r *Runtime) Registration(freshHeight int64, freshHash []byte) (*api.Regist
 func (r *Runtime) SyncBlocks(req *api.SyncBlocksRequest) (resp *api.SyncBlocksResponse, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.treeMu.Lock() // writes the trees queries read (see treeMu)
+	defer r.treeMu.Unlock()
 	if r.init == nil {
 		return nil, ErrNotInitialized
 	}
@@ -536,6 +543,8 @@ func (r *Runtime) Info() *api.InfoResponse {
 func (r *Runtime) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.treeMu.Lock() // writes the trees queries read (see treeMu)
+	defer r.treeMu.Unlock()
 	var err error
 	if r.replica != nil {
 		err = r.writeCheckpoint()
