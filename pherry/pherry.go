@@ -387,7 +387,7 @@ func (r *Relayer) submit(ctx context.Context, opts client.TxOptions, msgs ...pro
 	}
 }
 
-// maxEgressPerTx bounds one delivery transaction.
+// maxEgressPerTx bounds one delivery transaction (tx.MaxMessages is the chain's limit).
 const maxEgressPerTx = 50
 
 // deliverEgress submits every message the chain has not accepted yet, in sequence order.
@@ -417,20 +417,37 @@ func (r *Relayer) deliverEgress(ctx context.Context) error {
 			pending = append(pending, &mq.MsgSyncOffchain{Message: sm})
 		}
 	}
+	// Every batch goes to the mempool at once (each takes the next nonce of the mempool's view),
+	// so a backlog lands in one block rather than one batch per block; then wait for the last.
 	zero := amount.Zero
+	var last string
 	for len(pending) > 0 {
 		batch := pending[:min(len(pending), maxEgressPerTx)]
 		pending = pending[len(batch):]
-		res, err := r.submit(ctx, client.TxOptions{Fee: &zero}, batch...)
+		raw, err := r.chain.Build(ctx, r.cfg.Key, client.TxOptions{Fee: &zero}, batch...)
+		if err != nil {
+			return err
+		}
+		hash, err := r.chain.Broadcast(ctx, raw)
 		if errors.Is(err, mq.ErrStale) {
-			return nil // another relayer delivered first: re-read the counters next round
+			break // another relayer delivered first: re-read the counters next round
 		}
 		if err != nil {
 			return err
 		}
-		if res.Err != nil && !errors.Is(res.Err, mq.ErrStale) {
-			return res.Err
-		}
+		last = hash
+	}
+	if last == "" {
+		return nil
+	}
+	wait, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	res, err := r.chain.WaitTx(wait, last)
+	if err != nil {
+		return err
+	}
+	if res.Err != nil && !errors.Is(res.Err, mq.ErrStale) {
+		return res.Err
 	}
 	return nil
 }
