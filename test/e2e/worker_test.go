@@ -37,6 +37,8 @@ type worker struct {
 	runtime  *proc
 	relayer  *proc
 	fastSync bool
+	// queryAddr, when set, is where the runtime serves queries (published on chain).
+	queryAddr string
 }
 
 func (n *network) newWorker(t *testing.T, name string, fastSync bool) *worker {
@@ -45,8 +47,17 @@ func (n *network) newWorker(t *testing.T, name string, fastSync bool) *worker {
 
 // newWorkerRelayedBy starts a worker whose relayer signs as the dev account relayer.
 func (n *network) newWorkerRelayedBy(t *testing.T, name, relayer string, fastSync bool) *worker {
+	return n.startWorker(t, name, relayer, fastSync, false)
+}
+
+// startWorker starts a worker relayed by the account at URI "//"+relayer, serving queries if
+// queries is set.
+func (n *network) startWorker(t *testing.T, name, relayer string, fastSync, queries bool) *worker {
 	ports := freeBase(t, 1)
 	w := &worker{t: t, name: name, dir: t.TempDir(), net: n, client: t.TempDir(), addr: fmt.Sprintf("127.0.0.1:%d", ports), fastSync: fastSync}
+	if queries {
+		w.queryAddr = fmt.Sprintf("127.0.0.1:%d", ports+1)
+	}
 	run(t, "keys", "import", "relayer", "//"+relayer, "--home", w.client, "--keyring-backend", "test")
 	w.startRuntime()
 	w.startRelayer()
@@ -54,8 +65,12 @@ func (n *network) newWorkerRelayedBy(t *testing.T, name, relayer string, fastSyn
 }
 
 func (w *worker) startRuntime() {
-	w.runtime = startProc(w.t, w.name+"-pruntime", w.dir, "", pruntimeBin, "run", "--data-dir", filepath.Join(w.dir, "data"),
-		"--listen", w.addr, "--sim-secret", filepath.Join(w.net.dir, node.SimSecretFile), "--checkpoint-interval", "10", "--log-format", "json")
+	args := []string{"run", "--data-dir", filepath.Join(w.dir, "data"), "--listen", w.addr,
+		"--sim-secret", filepath.Join(w.net.dir, node.SimSecretFile), "--checkpoint-interval", "10", "--log-format", "json"}
+	if w.queryAddr != "" {
+		args = append(args, "--query-listen", w.queryAddr)
+	}
+	w.runtime = startProc(w.t, w.name+"-pruntime", w.dir, "", pruntimeBin, args...)
 }
 
 func (w *worker) startRelayer() {
@@ -63,6 +78,9 @@ func (w *worker) startRelayer() {
 		"--home", w.client, "--keyring-backend", "test", "--batch", "7", "--log-format", "json"}
 	if w.fastSync {
 		args = append(args, "--fast-sync")
+	}
+	if w.queryAddr != "" {
+		args = append(args, "--endpoint", "http://"+w.queryAddr)
 	}
 	w.relayer = startProc(w.t, w.name+"-pherry", w.dir, "", phalaBin, args...)
 }
