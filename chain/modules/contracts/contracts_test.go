@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"testing"
 
+	abci "github.com/cometbft/cometbft/abci/types"
 	dbm "github.com/cosmos/cosmos-db"
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
@@ -308,4 +310,90 @@ func FuzzReport(f *testing.F) {
 			return e.m.HandleReport(ctx, &mq.Message{Origin: mq.ClusterOrigin(cluster), Topic: TopicReport, Payload: payload})
 		})
 	})
+}
+
+// eventsOf runs a handler like run and returns the events it emitted.
+func (e *env) eventsOf(f func(ctx *module.Context) error) ([]abci.Event, error) {
+	ctx, commit := e.ctx().Branch()
+	if err := f(ctx); err != nil {
+		return nil, err
+	}
+	events := ctx.Events()
+	commit()
+	return events, nil
+}
+
+func attrs(ev abci.Event) map[string]string {
+	m := map[string]string{}
+	for _, a := range ev.Attributes {
+		m[a.Key] = a.Value
+	}
+	return m
+}
+
+// TestReportRoutesMessages: a report's messages become requests of the receiver's cluster,
+// numbered and announced (contract_message_sent), or bounce when they cannot be delivered; a
+// report with a wrong message number changes nothing.
+func TestReportRoutesMessages(t *testing.T) {
+	e := newEnv(t)
+	c1, c2 := registry.ClusterID(1), registry.ClusterID(2)
+	sender := e.pendingCommand(c1, 1_000_000)
+	receiver := &Contract{Id: bytes.Repeat([]byte{9}, 32), Cluster: c2, Status: Contract_STATUS_ACTIVE, Keys: []*ContractKey{{ClusterGeneration: 1}}}
+	require.NoError(t, e.run(func(ctx *module.Context) error {
+		putContract(ctx, receiver)
+		return accounts.Transfer(ctx, e.alice, keys.AccountID(sender.GetId()), amount.FromUint64(1_000_000_000_000))
+	}))
+	xw, err := envelope.GenerateKey(envelope.XWing)
+	require.NoError(t, err)
+	env, err := envelope.Seal(xw.Public(), envelope.PurposeCommand, receiver.GetId(), sender.GetId(), []byte(`{"hello":{}}`))
+	require.NoError(t, err)
+	message := func(to []byte, number uint64) *Outbound {
+		return &Outbound{From: sender.GetId(), Kind: &Outbound_Message{Message: &OutMessage{To: to, Number: number, Payload: env, KeyGeneration: 1, GasLimit: 1000}}}
+	}
+	nowhere := bytes.Repeat([]byte{5}, 32)
+
+	bad := report(c1, &Report{Contract: sender.GetId(), Outcome: "ok", Outbound: []*Outbound{message(receiver.GetId(), 1)}})
+	require.ErrorIs(t, e.run(func(ctx *module.Context) error { return e.m.HandleReport(ctx, bad) }), ErrBadReport)
+	require.Equal(t, uint64(0), GetQueue(e.kv, c1).GetDone(), "the refused report changed nothing")
+	require.Equal(t, uint64(0), GetQueue(e.kv, c2).GetNext())
+
+	events, err := e.eventsOf(func(ctx *module.Context) error {
+		return e.m.HandleReport(ctx, report(c1, &Report{Contract: sender.GetId(), Outcome: "ok",
+			Outbound: []*Outbound{message(receiver.GetId(), 0), message(nowhere, 1)}}))
+	})
+	require.NoError(t, err)
+	var sent, bounced []map[string]string
+	for _, ev := range events {
+		switch ev.Type {
+		case "contract_message_sent":
+			sent = append(sent, attrs(ev))
+		case "contract_bounce":
+			bounced = append(bounced, attrs(ev))
+		}
+	}
+	from := hex.EncodeToString(sender.GetId())
+	require.Equal(t, []map[string]string{
+		{"from": from, "to": hex.EncodeToString(receiver.GetId()), "number": "0"},
+		{"from": from, "to": hex.EncodeToString(nowhere), "number": "1"},
+	}, sent)
+	require.Len(t, bounced, 1)
+	require.Equal(t, map[string]string{"contract": from, "kind": "message", "to": hex.EncodeToString(nowhere), "number": "1",
+		"reason": "no active contract at the address"}, bounced[0])
+
+	got, err := GetContract(e.kv, sender.GetId())
+	require.NoError(t, err)
+	require.Equal(t, uint64(2), got.GetMessagesSent())
+	require.Equal(t, uint64(1), GetQueue(e.kv, c2).GetNext(), "the delivered message waits in cluster 2's queue")
+	require.Equal(t, uint64(2), GetQueue(e.kv, c1).GetNext(), "the bounce goes back to the sender's cluster")
+	msgs, err := mq.Outbound(e.kv, 10)
+	require.NoError(t, err)
+	var bounce *BounceRequest
+	for _, m := range msgs {
+		var r Request
+		if m.GetTopic() == TopicRequest && module.StrictUnmarshal(m.GetPayload(), &r) == nil && r.GetBounce() != nil {
+			bounce = r.GetBounce()
+		}
+	}
+	require.NotNil(t, bounce)
+	require.Equal(t, GetParams(e.kv).GetBounceGas(), bounce.GetGasLimit(), "the bounce carries the gas the chain prepaid")
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	abci "github.com/cometbft/cometbft/abci/types"
+
 	"github.com/phala-go/phala/chain/amount"
 	"github.com/phala-go/phala/chain/errcode"
 	"github.com/phala-go/phala/chain/module"
@@ -158,6 +160,8 @@ func (m *Module) send(ctx *module.Context, cluster []byte, out *Outbound) error 
 		}
 		from.MessagesSent++
 		putContract(ctx, from)
+		ctx.Emit("contract_message_sent", module.Attr("from", hex.EncodeToString(from.GetId())), module.Attr("to", hex.EncodeToString(msg.GetTo())),
+			module.Attr("number", strconv.FormatUint(msg.GetNumber(), 10)))
 		bounce := func(reason string) error {
 			return m.bounce(ctx, &BounceRequest{Contract: from.GetId(), Kind: "message", To: msg.GetTo(), Number: msg.GetNumber(), Reason: reason})
 		}
@@ -195,13 +199,16 @@ func (m *Module) bounce(ctx *module.Context, b *BounceRequest) error {
 	if err != nil {
 		return err
 	}
+	attrs := []abci.EventAttribute{module.Attr("contract", hex.EncodeToString(ct.GetId())), module.Attr("kind", b.GetKind()),
+		module.Attr("to", hex.EncodeToString(b.GetTo())), module.Attr("number", strconv.FormatUint(b.GetNumber(), 10)), module.Attr("reason", b.GetReason())}
 	p := GetParams(ctx)
 	esc, err := prepay(ctx, p, keys.AccountID(ct.GetId()), p.GetBounceGas(), 0)
 	if err != nil {
-		ctx.Emit("contract_bounce_dropped", module.Attr("contract", hex.EncodeToString(ct.GetId())), module.Attr("reason", b.GetReason()))
+		ctx.Emit("contract_bounce_dropped", attrs...)
 		return nil
 	}
-	ctx.Emit("contract_bounce", module.Attr("contract", hex.EncodeToString(ct.GetId())), module.Attr("kind", b.GetKind()), module.Attr("reason", b.GetReason()))
+	ctx.Emit("contract_bounce", attrs...)
+	b.GasLimit = p.GetBounceGas()
 	return m.request(ctx, ct.GetCluster(), esc, &Request{Kind: &Request_Bounce{Bounce: b}})
 }
 
