@@ -291,8 +291,7 @@ func (r *Runtime) execute(w store.KV, chain store.Reader, req *contracts.Request
 		if err != nil {
 			return nil, false, err
 		}
-		inv = invocation{contract: b.GetContract(), caller: vm.Caller{Kind: vm.CallerChain}, entry: vm.EntryExecute, payload: input,
-			gas: contracts.GetParams(chain).GetBounceGas()}
+		inv = invocation{contract: b.GetContract(), caller: vm.Caller{Kind: vm.CallerChain}, entry: vm.EntryExecute, payload: input, gas: b.GetGasLimit()}
 	default:
 		return nil, false, fmt.Errorf("request %d of unknown kind", req.GetSeq())
 	}
@@ -359,6 +358,11 @@ func (r *Runtime) invoke(w store.KV, chain store.Reader, cluster []byte, meta *a
 	if out == "ok" && len(h.outbound) > contracts.MaxReportOutbound {
 		out, res.Err = "limit", fmt.Errorf("%w: more than %d messages and transfers", vm.ErrLimit, contracts.MaxReportOutbound)
 	}
+	full := &contracts.Report{Seq: rep.GetSeq(), Contract: rep.GetContract(), Outcome: out, GasUsed: res.GasUsed, Events: publicEvents(h.events), Outbound: h.outbound}
+	if size := sealedSize(full); out == "ok" && size > mq.MaxPayload {
+		out, res.Err = "limit", fmt.Errorf("%w: the messages and public events make a report of up to %d bytes, over the %d a cluster may send",
+			vm.ErrLimit, size, mq.MaxPayload)
+	}
 	rep.Outcome, rep.GasUsed = out, res.GasUsed
 	receipt.Outcome, receipt.GasUsed = out, res.GasUsed
 	if out != "ok" {
@@ -367,13 +371,31 @@ func (r *Runtime) invoke(w store.KV, chain store.Reader, cluster []byte, meta *a
 	}
 	branch.Write(w)
 	receipt.Output, receipt.Events = res.Output, h.events
-	for _, e := range h.events {
+	rep.Events, rep.Outbound = full.Events, full.Outbound
+	return true, nil
+}
+
+func publicEvents(events []*api.ContractEvent) []*contracts.Event {
+	var pub []*contracts.Event
+	for _, e := range events {
 		if strings.HasPrefix(e.GetTopic(), contracts.PublicEventPrefix) {
-			rep.Events = append(rep.Events, &contracts.Event{Topic: e.GetTopic(), Data: e.GetData(), Contract: e.GetContract()})
+			pub = append(pub, &contracts.Event{Topic: e.GetTopic(), Data: e.GetData(), Contract: e.GetContract()})
 		}
 	}
-	rep.Outbound = h.outbound
-	return true, nil
+	return pub
+}
+
+// sealedSize bounds the encoded size of rep once its messages are sealed (sealOutbound): each
+// payload grows by at most the larger KEM's envelope overhead, plus the key generation and
+// longer length prefixes. Every member computes the same bound, so all refuse the same calls.
+func sealedSize(rep *contracts.Report) int {
+	n := len(module.Marshal(rep))
+	for _, out := range rep.GetOutbound() {
+		if out.GetMessage() != nil {
+			n += max(envelope.X25519.Overhead(), envelope.XWing.Overhead()) + 16
+		}
+	}
+	return n
 }
 
 func loadMeta(r store.Reader, id []byte) (*api.ContractMeta, error) {

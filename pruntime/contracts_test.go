@@ -444,6 +444,19 @@ func TestAsyncMessages(t *testing.T) {
 	n.settle()
 	require.Equal(t, balA, accounts.Get(n.chainState(), keys.AccountID(a)).Balance, "the refused deposit went back")
 
+	// What a report could not carry (one message too large, or too many sealed ones) fails the
+	// call with "limit" rather than stopping the cluster: the messages after it still flow.
+	for _, input := range []string{
+		fmt.Sprintf(`{"send":{"contract":"0x%x","size":70000,"gas":1000}}`, b[:]),
+		fmt.Sprintf(`{"send":{"contract":"0x%x","input":"{}","count":60,"gas":1000}}`, b[:]),
+	} {
+		rc := n.run("w1", a, input)
+		require.Equal(t, "limit", rc.GetOutcome(), rc.GetError())
+		require.Contains(t, rc.GetError(), "report of up to")
+	}
+	rc = n.run("w1", a, fmt.Sprintf(`{"send":{"contract":"0x%x","input":"{}","count":40,"gas":1000}}`, b[:]))
+	require.Equal(t, "ok", rc.GetOutcome(), "40 small messages fit: %s", rc.GetError())
+
 	// A cluster's report replayed, or tampered with, is refused by the chain.
 	n.block(n.w.sign("Bob", &contracts.MsgExecute{Contract: a[:], Payload: []byte(sendInput(b, `{"count":{}}`, 100_000_000)), GasLimit: 1_000_000_000}))
 	n.block()
