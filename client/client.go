@@ -57,6 +57,25 @@ func (c *Client) ChainID() string { return c.chainID }
 // Status returns the node's status.
 func (c *Client) Status(ctx context.Context) (*ctypes.ResultStatus, error) { return c.rpc.Status(ctx) }
 
+// WaitHeight returns once the node's latest block is at least h, or when ctx ends.
+func (c *Client) WaitHeight(ctx context.Context, h int64) error {
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		st, err := c.rpc.Status(ctx)
+		if err == nil && st.SyncInfo.LatestBlockHeight >= h {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("waiting for height %d: %w", h, ctx.Err())
+		}
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		}
+	}
+}
+
 // Query runs an application query and returns its value and the height it reflects.
 func (c *Client) Query(ctx context.Context, path string, data []byte, height int64) ([]byte, int64, error) {
 	resp, err := c.rpc.ABCIQueryWithOptions(ctx, path, data, optsAt(height, false))

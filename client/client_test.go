@@ -44,6 +44,15 @@ func TestClientAgainstNode(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "1.5 PHA", amount.FormatPHA(st.Balance))
 
+	// WaitHeight returns once the block is there, and gives up with its context.
+	require.NoError(t, c.WaitHeight(ctx, res.Height+2))
+	status, err := c.Status(ctx)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, status.SyncInfo.LatestBlockHeight, res.Height+2)
+	short, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer stop()
+	require.ErrorIs(t, c.WaitHeight(short, 1<<40), context.DeadlineExceeded)
+
 	// A refusal in the mempool comes back as the chain's sentinel.
 	_, err = c.Submit(ctx, dev(t, "Ferdie"), client.TxOptions{}, &accounts.MsgTransfer{To: carol[:], Amount: node.DevBalance.String()})
 	require.ErrorIs(t, err, accounts.ErrInsufficientBalance)

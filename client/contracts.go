@@ -70,6 +70,31 @@ type Execution struct {
 	TxHash string
 	// Events are the events the command published (public topics).
 	Events []ContractEvent
+	// Sent are the messages the command sent (its own and those of contracts it called), in
+	// order, as the chain routed them with the report.
+	Sent []SentMessage
+}
+
+// SentMessage is a message a contract sent, as the chain routed it.
+type SentMessage struct {
+	From, To [32]byte
+	Number   uint64
+	// Bounced is why the chain sent the message back at once (no active contract at the
+	// address, the sender's account cannot pay its gas, ...); "" when it was queued for the
+	// receiver's cluster (WaitDelivered follows it there).
+	Bounced string
+}
+
+// Delivery is what became of a contract message at its receiver.
+type Delivery struct {
+	From, To [32]byte
+	Number   uint64
+	// Outcome is the receiver's, as for a command: "ok", or the failure class (the message
+	// then bounced to its sender).
+	Outcome string
+	// Height and TxHash locate the transaction that delivered the receiver's report.
+	Height int64
+	TxHash string
 }
 
 // ContractEvent is an event a contract published.
@@ -373,19 +398,92 @@ func findExecution(r *TxResult, id, n string) (*Execution, error) {
 			return nil, fmt.Errorf("%w: contract_executed in transaction %s", ErrMalformedEvent, r.Hash)
 		}
 		x := &Execution{Contract: [32]byte(contract), Command: command, Outcome: outcome, GasUsed: gas, Height: r.Height, TxHash: r.Hash}
-		for _, ev := range r.Events[i+1:] {
-			if ev.Type != "contract_event" || ev.Attributes["contract"] != id {
-				break
-			}
-			data, err := hex.DecodeString(ev.Attributes["data"])
+		rest := r.Events[i+1:]
+		for len(rest) > 0 && rest[0].Type == "contract_event" && rest[0].Attributes["contract"] == id {
+			data, err := hex.DecodeString(rest[0].Attributes["data"])
 			if err != nil {
 				return nil, fmt.Errorf("%w: contract_event data in transaction %s", ErrMalformedEvent, r.Hash)
 			}
-			x.Events = append(x.Events, ContractEvent{Topic: ev.Attributes["topic"], Data: data})
+			x.Events = append(x.Events, ContractEvent{Topic: rest[0].Attributes["topic"], Data: data})
+			rest = rest[1:]
+		}
+		if x.Sent, err = sentMessages(r, rest); err != nil {
+			return nil, err
 		}
 		return x, nil
 	}
 	return nil, nil
+}
+
+// reportEvents are the events that open the handling of a cluster's report: what follows one
+// belongs to that report until the next.
+var reportEvents = map[string]bool{
+	"contract_ready": true, "contract_executed": true, "contract_rekeyed": true, "contract_message_delivered": true, "contract_deposit_done": true,
+}
+
+// sentMessages reads the messages routed by one report from the events after its opening event.
+func sentMessages(r *TxResult, events []Event) ([]SentMessage, error) {
+	var sent []SentMessage
+	for _, e := range events {
+		if reportEvents[e.Type] {
+			break
+		}
+		switch {
+		case e.Type == "contract_message_sent":
+			from, err1 := decodeID(e.Attributes["from"])
+			to, err2 := decodeID(e.Attributes["to"])
+			n, err3 := strconv.ParseUint(e.Attributes["number"], 10, 64)
+			if err := errors.Join(err1, err2, err3); err != nil {
+				return nil, fmt.Errorf("%w: contract_message_sent in transaction %s: %w", ErrMalformedEvent, r.Hash, err)
+			}
+			sent = append(sent, SentMessage{From: from, To: to, Number: n})
+		case (e.Type == "contract_bounce" || e.Type == "contract_bounce_dropped") && e.Attributes["kind"] == "message":
+			for i := range sent {
+				if hex.EncodeToString(sent[i].From[:]) == e.Attributes["contract"] && strconv.FormatUint(sent[i].Number, 10) == e.Attributes["number"] {
+					sent[i].Bounced = e.Attributes["reason"]
+				}
+			}
+		}
+	}
+	return sent, nil
+}
+
+func decodeID(s string) ([32]byte, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 32 {
+		return [32]byte{}, fmt.Errorf("contract id %q: want 64 hex digits", s)
+	}
+	return [32]byte(b), nil
+}
+
+// WaitDelivered waits until the receiver's cluster reports message number of contract from
+// (a SentMessage that did not bounce at once), or ctx ends (ErrNoAnswer).
+func (c *Client) WaitDelivered(ctx context.Context, from []byte, number uint64) (*Delivery, error) {
+	if len(from) != 32 {
+		return nil, fmt.Errorf("contract id of %d bytes, want 32", len(from))
+	}
+	id := hex.EncodeToString(from)
+	n := strconv.FormatUint(number, 10)
+	query := fmt.Sprintf("contract_message_delivered.from='%s' AND contract_message_delivered.number='%s'", id, n)
+	var found *Delivery
+	err := c.waitEvent(ctx, query, func(r *TxResult) (bool, error) {
+		for _, e := range r.Events {
+			if e.Type != "contract_message_delivered" || e.Attributes["from"] != id || e.Attributes["number"] != n {
+				continue
+			}
+			to, err := decodeID(e.Attributes["to"])
+			if err != nil || e.Attributes["outcome"] == "" {
+				return false, fmt.Errorf("%w: contract_message_delivered in transaction %s", ErrMalformedEvent, r.Hash)
+			}
+			found = &Delivery{From: [32]byte(from), To: to, Number: number, Outcome: e.Attributes["outcome"], Height: r.Height, TxHash: r.Hash}
+			return true, nil
+		}
+		return false, nil
+	})
+	if errors.Is(err, ErrNoAnswer) {
+		return nil, fmt.Errorf("message %d of contract %X: %w", number, from, err)
+	}
+	return found, err
 }
 
 // Contract reads a contract by id.

@@ -275,18 +275,29 @@ func TestFindExecution(t *testing.T) {
 		return ev("contract_event", "contract", id, "topic", topic, "data", data)
 	}
 	// Two reports in one transaction, each followed by its public events.
+	// The first sends two messages (the second bounces at once), each routed as a request
+	// (mq_message) before the report's own mq_message.
+	c := strings.Repeat("cc", 32)
+	sent := func(from, to, n string) Event {
+		return ev("contract_message_sent", "from", from, "to", to, "number", n)
+	}
 	r := executedTx(ev("transfer"), report(a, "3", "ok", "553000"), publish(a, "public/x", "0102"), publish(a, "public/y", ""),
-		ev("mq_message"), ev("transfer"), report(a, "4", "contract_error", "12"), publish(a, "public/z", "ff"), ev("mq_message"),
+		sent(a, b, "0"), ev("mq_message"), sent(b, c, "7"), ev("contract_bounce", "contract", b, "kind", "message", "number", "7", "reason", "no active contract at the address"),
+		ev("mq_message"), ev("mq_message"),
+		ev("transfer"), report(a, "4", "contract_error", "12"), publish(a, "public/z", "ff"), ev("mq_message"),
 		report(b, "3", "trap", "7"))
 
 	x, err := findExecution(r, a, "3")
 	require.NoError(t, err)
 	require.Equal(t, &Execution{Contract: [32]byte(mustHex(t, a)), Command: 3, Outcome: "ok", GasUsed: 553000, Height: 9, TxHash: "AB",
-		Events: []ContractEvent{{Topic: "public/x", Data: []byte{1, 2}}, {Topic: "public/y", Data: []byte{}}}}, x)
+		Events: []ContractEvent{{Topic: "public/x", Data: []byte{1, 2}}, {Topic: "public/y", Data: []byte{}}},
+		Sent: []SentMessage{{From: [32]byte(mustHex(t, a)), To: [32]byte(mustHex(t, b)), Number: 0},
+			{From: [32]byte(mustHex(t, b)), To: [32]byte(mustHex(t, c)), Number: 7, Bounced: "no active contract at the address"}}}, x)
 	x, err = findExecution(r, a, "4")
 	require.NoError(t, err)
 	require.Equal(t, "contract_error", x.Outcome)
 	require.Equal(t, []ContractEvent{{Topic: "public/z", Data: []byte{0xff}}}, x.Events)
+	require.Empty(t, x.Sent)
 	x, err = findExecution(r, b, "3")
 	require.NoError(t, err)
 	require.Equal(t, "trap", x.Outcome)
@@ -302,6 +313,8 @@ func TestFindExecution(t *testing.T) {
 		"no outcome":        executedTx(report(a, "3", "", "1")),
 		"event data no hex": executedTx(report(a, "3", "ok", "1"), publish(a, "public/x", "zz")),
 		"short contract id": executedTx(report("aa", "3", "ok", "1")),
+		"sent, bad number":  executedTx(report(a, "3", "ok", "1"), ev("contract_message_sent", "from", a, "to", a, "number", "x")),
+		"sent, bad to":      executedTx(report(a, "3", "ok", "1"), ev("contract_message_sent", "from", a, "to", "aa", "number", "1")),
 	} {
 		id := a
 		if name == "short contract id" {

@@ -30,7 +30,7 @@ const contractWaitTimeout = 2 * time.Minute
 
 func addContractTxCmds(cmd *cobra.Command, g *globals) {
 	cmd.AddCommand(newContractBuildCmd(g), newContractUploadCmd(g), newContractInstantiateCmd(g), newContractExecCmd(g),
-		newContractShowCmd(g), newContractListCmd(g), newContractCodeCmd(g), newContractAddressCmd(g))
+		newContractDepositCmd(g), newContractShowCmd(g), newContractListCmd(g), newContractCodeCmd(g), newContractAddressCmd(g))
 }
 
 func newContractBuildCmd(g *globals) *cobra.Command {
@@ -389,7 +389,7 @@ func quotedIfPrintable(b []byte) string {
 func newContractExecCmd(g *globals) *cobra.Command {
 	var f txFlags
 	var opts client.ExecuteOptions
-	var wait bool
+	var wait, follow bool
 	c := &cobra.Command{
 		Use:   "exec CONTRACT JSON",
 		Short: "Send a command to a contract (sealed to the contract's key) and print its number",
@@ -398,10 +398,13 @@ to the contract's newest key (X-Wing), bound to the contract id and your account
 cluster's workers read it; --plain sends it in the clear, which only contracts instantiated with
 --allow-plain accept. The gas limit is prepaid; what the command does not use is refunded when
 the cluster reports. The command runs when its cluster gets to it: --wait waits (up to --timeout)
-for the outcome and the gas used. The details of a failure, the output and the private events
-are in your receipt.`,
-		Example: `  phala contract exec 9a1f...07 '{"transfer":{"to":"0x<hex account>","amount":5}}' --from alice --wait`,
-		Args:    cobra.ExactArgs(2),
+for the outcome and the gas used, and lists the messages the command sent to other contracts;
+--follow also waits until each of those messages was delivered (in whichever cluster its
+receiver runs) and prints the receiver's outcome and how many blocks the delivery took. The
+details of a failure, the output and the private events are in your receipt.`,
+		Example: `  phala contract exec 9a1f...07 '{"transfer":{"to":"0x<hex account>","amount":5}}' --from alice --wait
+  phala contract exec 9a1f...07 '{"transfer_notify":{"to":"0x<contract>","amount":5}}' --from alice --follow`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseHash32("contract", args[0])
 			if err != nil {
@@ -427,7 +430,7 @@ are in your receipt.`,
 			if opts.GasLimit != 0 {
 				v.GasLimit = opts.GasLimit
 			}
-			if !wait {
+			if !wait && !follow {
 				return g.print(cmd, v, func(w io.Writer) { printExec(w, v) })
 			}
 			x, err := t.c.WaitExecuted(t.ctx, id, n)
@@ -439,6 +442,21 @@ are in your receipt.`,
 			}
 			if v.Report, err = toReportJSON(t, x); err != nil {
 				return err
+			}
+			if follow {
+				for i, m := range v.Report.Sent {
+					if m.Bounced != "" {
+						continue
+					}
+					d, err := t.c.WaitDelivered(t.ctx, x.Sent[i].From[:], m.Number)
+					if err != nil {
+						if perr := g.print(cmd, v, func(w io.Writer) { printExec(w, v) }); perr != nil {
+							return perr
+						}
+						return err
+					}
+					v.Report.Sent[i].Delivery = &deliveryJSON{Outcome: d.Outcome, Height: d.Height, TxHash: d.TxHash, Blocks: d.Height - x.Height}
+				}
 			}
 			if err := g.print(cmd, v, func(w io.Writer) { printExec(w, v) }); err != nil {
 				return err
@@ -452,9 +470,64 @@ are in your receipt.`,
 	addTxFlags(c, g, &f)
 	longTimeout(c)
 	c.Flags().BoolVar(&opts.Plain, "plain", false, "send the command unencrypted (only if the contract allows it)")
-	c.Flags().BoolVar(&wait, "wait", false, "wait for the cluster's report: the outcome and the gas used")
+	c.Flags().BoolVar(&wait, "wait", false, "wait for the cluster's report: the outcome, the gas used and the messages sent")
+	c.Flags().BoolVar(&follow, "follow", false, "--wait, then also wait until every message the command sent was delivered")
 	addGasFlag(c, &opts.GasLimit)
 	return c
+}
+
+func newContractDepositCmd(g *globals) *cobra.Command {
+	var f txFlags
+	var gas uint64
+	c := &cobra.Command{
+		Use:   "deposit CONTRACT AMOUNT",
+		Short: "Send PHA to a contract's account and notify the contract",
+		Long: `Moves AMOUNT from your account to the contract's on-chain account (its id is the account) in
+this transaction, and queues a deposit notice for the contract in its cluster: a contract that
+handles deposits (sdk.HandleDeposit) credits you; one that refuses them, or has no handler, has the
+funds sent back. A contract pays the gas of the messages it sends from this account, so fund a
+contract that messages other contracts this way. The gas limit, prepaid, pays for the notice.`,
+		Example: `  phala contract deposit 9a1f...07 10PHA --from alice`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseHash32("contract", args[0])
+			if err != nil {
+				return err
+			}
+			amt, err := amount.ParsePHA(args[1])
+			if err != nil {
+				return fmt.Errorf("amount: %w", err)
+			}
+			t, cancel, err := g.contractTx(cmd, &f)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			res, err := t.c.Submit(t.ctx, t.key, t.opts, &contracts.MsgDeposit{Contract: id, Amount: amt.String(), GasLimit: gas})
+			if res != nil && res.Err != nil {
+				return g.txFailed(cmd, res)
+			}
+			if err != nil {
+				return explain(err)
+			}
+			v := depositJSON{Contract: hex.EncodeToString(id), Account: keys.AccountID(id).String(), Amount: amt.String(), TxHash: res.Hash, TxHeight: res.Height}
+			return g.print(cmd, v, func(w io.Writer) {
+				fmt.Fprintf(w, "deposited %s to contract %s (account %s) in block %d (transaction %s)\n",
+					amount.FormatPHA(amt), v.Contract, v.Account, v.TxHeight, v.TxHash)
+			})
+		},
+	}
+	addTxFlags(c, g, &f)
+	c.Flags().Uint64Var(&gas, "gas", 100_000_000, "gas limit of the contract's deposit handler, prepaid at the chain's gas price; the unused part is refunded")
+	return c
+}
+
+type depositJSON struct {
+	Contract string `json:"contract"`
+	Account  string `json:"account"`
+	Amount   string `json:"amount"`
+	TxHash   string `json:"tx_hash"`
+	TxHeight int64  `json:"tx_height"`
 }
 
 type execJSON struct {
@@ -474,7 +547,25 @@ type reportJSON struct {
 	Height   int64             `json:"height"`
 	TxHash   string            `json:"tx_hash"`
 	Events   []publicEventJSON `json:"events"`
+	Sent     []sentJSON        `json:"sent"`
 	costText string
+}
+
+// sentJSON is a message the command sent: queued for its receiver, or bounced at once.
+type sentJSON struct {
+	From     string        `json:"from"`
+	To       string        `json:"to"`
+	Number   uint64        `json:"number"`
+	Bounced  string        `json:"bounced,omitempty"`
+	Delivery *deliveryJSON `json:"delivery,omitempty"`
+}
+
+// deliveryJSON is the receiver's report of a message; Blocks counts from the sender's report.
+type deliveryJSON struct {
+	Outcome string `json:"outcome"`
+	Height  int64  `json:"height"`
+	TxHash  string `json:"tx_hash"`
+	Blocks  int64  `json:"blocks"`
 }
 
 type publicEventJSON struct {
@@ -484,9 +575,12 @@ type publicEventJSON struct {
 
 // toReportJSON adds to an execution what it cost at the chain's current gas price.
 func toReportJSON(t contractTx, x *client.Execution) (*reportJSON, error) {
-	r := &reportJSON{Outcome: x.Outcome, GasUsed: x.GasUsed, Height: x.Height, TxHash: x.TxHash, Events: []publicEventJSON{}}
+	r := &reportJSON{Outcome: x.Outcome, GasUsed: x.GasUsed, Height: x.Height, TxHash: x.TxHash, Events: []publicEventJSON{}, Sent: []sentJSON{}}
 	for _, e := range x.Events {
 		r.Events = append(r.Events, publicEventJSON{Topic: e.Topic, Data: hex.EncodeToString(e.Data)})
+	}
+	for _, m := range x.Sent {
+		r.Sent = append(r.Sent, sentJSON{From: hex.EncodeToString(m.From[:]), To: hex.EncodeToString(m.To[:]), Number: m.Number, Bounced: m.Bounced})
 	}
 	var p contracts.Params
 	if _, err := t.c.QueryProto(t.ctx, "/"+contracts.Name+"/"+contracts.QueryParams, nil, &p); err != nil {
@@ -514,6 +608,17 @@ func printExec(w io.Writer, v execJSON) {
 		r.Outcome, r.GasUsed, v.GasLimit, r.costText, r.Height, r.TxHash)
 	for _, e := range r.Events {
 		fmt.Fprintf(w, "event %s %s\n", e.Topic, e.Data)
+	}
+	for _, m := range r.Sent {
+		switch {
+		case m.Bounced != "":
+			fmt.Fprintf(w, "message %d from %s to %s bounced at once: %s\n", m.Number, m.From, m.To, m.Bounced)
+		case m.Delivery == nil:
+			fmt.Fprintf(w, "message %d from %s to %s queued for its receiver\n", m.Number, m.From, m.To)
+		default:
+			fmt.Fprintf(w, "message %d from %s to %s delivered in block %d, %d blocks after the report: outcome %s (transaction %s)\n",
+				m.Number, m.From, m.To, m.Delivery.Height, m.Delivery.Blocks, m.Delivery.Outcome, m.Delivery.TxHash)
+		}
 	}
 }
 

@@ -235,20 +235,31 @@ func newQueryCmd(g *globals) *cobra.Command {
 }
 
 func newStatusCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var until int64
+	var timeout time.Duration
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the node's status",
-		Args:  cobra.NoArgs,
+		Example: `  phala status
+  phala status --wait-height 120    # returns once block 120 is committed`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := g.printer(cmd)
 			if err != nil {
 				return err
 			}
-			c, err := g.client(cmd.Context())
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			c, err := g.client(ctx)
 			if err != nil {
 				return err
 			}
-			st, err := c.Status(cmd.Context())
+			if until > 0 {
+				if err := c.WaitHeight(ctx, until); err != nil {
+					return err
+				}
+			}
+			st, err := c.Status(ctx)
 			if err != nil {
 				return err
 			}
@@ -265,4 +276,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().Int64Var(&until, "wait-height", 0, "first wait until the chain has committed this height")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait, --wait-height included")
+	return cmd
 }
