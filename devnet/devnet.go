@@ -59,9 +59,13 @@ type Options struct {
 	PRuntime    string
 	RuntimeAddr string
 	// Gatekeepers (at least 1) and Workers (0 for no cluster) are how many runtimes of each
-	// role to run; a resumed home runs at least the ones it already has.
+	// role to run; a resumed home runs at least the ones it already has. The workers form
+	// Clusters clusters (0 counts as 1; more than Workers leaves the extra ones empty): worker
+	// i joins cluster slot (i-1) mod Clusters, so 2 workers and 2 clusters put worker1 in
+	// cluster 1 and worker2 in cluster 2.
 	Gatekeepers int
 	Workers     int
+	Clusters    int
 	// Examples deploys the token example in cluster 1, once per home (see the package comment);
 	// ExamplesDir is the examples/contracts directory, "" to look for it (FindExamples) from
 	// the working directory and the executable's.
@@ -83,7 +87,7 @@ type Network struct {
 	// master key generation, as the start left them.
 	Gatekeepers      [][]byte
 	MasterGeneration uint32
-	// Clusters are the clusters of the worker runtimes (usually one; none without workers).
+	// Clusters are the clusters of the worker runtimes, by id (none without workers).
 	Clusters []*registry.Cluster
 	// Token is the id of the token example in cluster 1 (TokenDeployer deployed it, TokenGrant
 	// minted to each of TokenHolders); nil when none was deployed.
@@ -99,8 +103,8 @@ type Network struct {
 // returns once every gatekeeper runtime holds the master key, every worker runtime holds and
 // has reported its cluster's key, and the chain shows each worker's current query URL.
 func Start(ctx context.Context, o Options) (n *Network, err error) {
-	if o.Gatekeepers < 1 || o.Workers < 0 {
-		return nil, fmt.Errorf("%w: %d gatekeepers and %d workers: want at least 1 gatekeeper and no negative count", ErrOptions, o.Gatekeepers, o.Workers)
+	if o.Gatekeepers < 1 || o.Workers < 0 || o.Clusters < 0 {
+		return nil, fmt.Errorf("%w: %d gatekeepers, %d workers and %d clusters: want at least 1 gatekeeper and no negative count", ErrOptions, o.Gatekeepers, o.Workers, o.Clusters)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -188,7 +192,7 @@ func Start(ctx context.Context, o Options) (n *Network, err error) {
 	if err := n.waitRegistered(ctx); err != nil {
 		return n, err
 	}
-	if err := n.bootstrap(ctx, rec, recordPath(o.Home)); err != nil {
+	if err := n.bootstrap(ctx, rec, recordPath(o.Home), o.Clusters); err != nil {
 		return n, err
 	}
 	if o.Examples {

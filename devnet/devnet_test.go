@@ -375,6 +375,28 @@ func TestStartBootstrapsKeysOnce(t *testing.T) {
 	require.Len(t, rec.Gatekeepers, 3)
 	require.Equal(t, []string{hex.EncodeToString(workers[0]), hex.EncodeToString(workers[1]), hex.EncodeToString(w3.Identity)}, rec.ClusterWorkers)
 	require.NoError(t, more.Stop())
+
+	// Resumed with a fourth worker and two clusters: the workers take slots 1, 2, 1, 2; worker1
+	// and worker3 hold slot 1's cluster, worker2 was removed, so worker4 founds cluster 2.
+	o, _ = testOptions(t, home, 3, 4)
+	o.Clusters = 2
+	two, err := Start(ctx, o)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = two.Stop() })
+	w4 := two.Runtimes[6]
+	require.Equal(t, "worker4", w4.Name)
+	y := viewChain(t, ctx, two.RPC)
+	require.Len(t, y.clusters, 2)
+	require.Equal(t, x.clusters[0].GetWorkers(), y.clusters[0].GetWorkers(), "cluster 1 is unchanged")
+	require.Equal(t, registry.ClusterID(2), y.clusters[1].GetId())
+	require.Equal(t, [][]byte{w4.Identity}, y.clusters[1].GetWorkers())
+	require.Len(t, two.Clusters, 2)
+	require.Equal(t, registry.ClusterID(2), two.Clusters[1].GetId())
+	info, err := w4.info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, registry.ClusterID(2), info.GetClusters()[0].GetCluster())
+	checkEndpoints(t, ctx, two)
+	require.NoError(t, two.Stop())
 }
 
 func TestStartRefusesBadOptions(t *testing.T) {

@@ -71,10 +71,9 @@ func containsKey(set [][]byte, k []byte) bool {
 
 // bootstrap sets up key management once all runtimes are registered: the gatekeeper runtimes
 // join the gatekeeper set (the first one creates the master key, the others receive it), then
-// the worker runtimes form a cluster (or join the one the others are in) and receive its key.
-// It does only what the chain and the record show undone, and waits until every runtime holds
-// its keys.
-func (n *Network) bootstrap(ctx context.Context, rec *record, recordPath string) error {
+// the worker runtimes form clusters (see formClusters) and receive their keys. It does only
+// what the chain and the record show undone, and waits until every runtime holds its keys.
+func (n *Network) bootstrap(ctx context.Context, rec *record, recordPath string, clusters int) error {
 	if err := n.registerGatekeepers(ctx, rec); err != nil {
 		return err
 	}
@@ -84,7 +83,7 @@ func (n *Network) bootstrap(ctx context.Context, rec *record, recordPath string)
 	if err := n.waitMasterKey(ctx); err != nil {
 		return err
 	}
-	members, err := n.formCluster(ctx, rec)
+	members, err := n.formClusters(ctx, rec, clusters)
 	if err != nil {
 		return err
 	}
@@ -172,16 +171,22 @@ func (n *Network) clusterOf(ctx context.Context, worker []byte) (*registry.Clust
 	return &c, nil
 }
 
-// formCluster puts the worker runtimes that never were in a cluster into the cluster of the
-// others, or into a new one when none is in a cluster. It returns the worker runtimes in a
-// cluster.
-func (n *Network) formCluster(ctx context.Context, rec *record) ([]*Runtime, error) {
-	var cluster []byte
-	var members, loose []*Runtime
+// formClusters puts the worker runtimes that never were in a cluster into clusters: the
+// workers, in name order, take slots 1..clusters in turn, and a worker joins the cluster the
+// others of its slot are in, or a new one with the loose workers of its slot when none is. It
+// returns the worker runtimes in a cluster.
+func (n *Network) formClusters(ctx context.Context, rec *record, clusters int) ([]*Runtime, error) {
+	clusters = max(clusters, 1)
+	slotCluster := make([][]byte, clusters)
+	loose := make([][]*Runtime, clusters)
+	var members []*Runtime
+	i := 0
 	for _, rt := range n.Runtimes {
 		if rt.Gatekeeper {
 			continue
 		}
+		slot := i % clusters
+		i++
 		c, err := n.clusterOf(ctx, rt.Identity)
 		switch {
 		case err != nil:
@@ -189,37 +194,44 @@ func (n *Network) formCluster(ctx context.Context, rec *record) ([]*Runtime, err
 		case c != nil:
 			note(&rec.ClusterWorkers, rt.Identity)
 			members = append(members, rt)
-			if cluster == nil {
-				cluster = c.GetId()
+			if slotCluster[slot] == nil {
+				slotCluster[slot] = c.GetId()
 			}
 		case noted(rec.ClusterWorkers, rt.Identity):
 			n.log.Warn("worker is no longer in a cluster (governance removed it): leaving it so", "runtime", rt.Name, "identity", hex.EncodeToString(rt.Identity))
 		default:
-			loose = append(loose, rt)
+			loose[slot] = append(loose[slot], rt)
 		}
-	}
-	if len(loose) == 0 {
-		return members, nil
 	}
 	var msgs []proto.Message
-	if cluster == nil {
-		ids := make([][]byte, len(loose))
-		for i, rt := range loose {
-			ids[i] = rt.Identity
+	var added []*Runtime
+	for slot, rts := range loose {
+		if len(rts) == 0 {
+			continue
 		}
-		msgs = append(msgs, &registry.MsgCreateCluster{Workers: ids})
-	} else {
-		for _, rt := range loose {
-			msgs = append(msgs, &registry.MsgAddClusterWorker{Cluster: cluster, Worker: rt.Identity})
+		added = append(added, rts...)
+		if slotCluster[slot] == nil {
+			ids := make([][]byte, len(rts))
+			for i, rt := range rts {
+				ids[i] = rt.Identity
+			}
+			msgs = append(msgs, &registry.MsgCreateCluster{Workers: ids})
+			continue
+		}
+		for _, rt := range rts {
+			msgs = append(msgs, &registry.MsgAddClusterWorker{Cluster: slotCluster[slot], Worker: rt.Identity})
 		}
 	}
-	if err := n.govern(ctx, "phala dev: a cluster of the workers", msgs...); err != nil {
-		return nil, fmt.Errorf("put the workers in a cluster: %w", err)
+	if len(msgs) == 0 {
+		return members, nil
 	}
-	for _, rt := range loose {
+	if err := n.govern(ctx, "phala dev: clusters of the workers", msgs...); err != nil {
+		return nil, fmt.Errorf("put the workers in clusters: %w", err)
+	}
+	for _, rt := range added {
 		note(&rec.ClusterWorkers, rt.Identity)
 	}
-	return append(members, loose...), nil
+	return append(members, added...), nil
 }
 
 // waitClusterKeys waits until every member holds its cluster's current key generation and the
@@ -260,6 +272,7 @@ func (n *Network) waitClusterKeys(ctx context.Context, members []*Runtime) error
 			n.Clusters = append(n.Clusters, c)
 		}
 	}
+	slices.SortFunc(n.Clusters, func(a, b *registry.Cluster) int { return bytes.Compare(a.GetId(), b.GetId()) })
 	return nil
 }
 

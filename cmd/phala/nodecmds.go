@@ -215,18 +215,20 @@ func newTestnetCmd() *cobra.Command {
 func newDevCmd() *cobra.Command {
 	var f nodeFlags
 	var chainID, runtimeBin, runtimeAddr string
-	var gatekeepers, workers int
+	var gatekeepers, workers, clusters int
 	var blockTime time.Duration
 	var examples bool
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run the whole network for development: validator, gatekeepers, a cluster of workers, relayers, a token contract",
+		Short: "Run the whole network for development: validator, gatekeepers, clusters of workers, relayers, a token contract",
 		Long: `Starts a single-validator chain whose dev accounts (//Alice..//Ferdie, from the Substrate
 dev phrase) hold 1,000,000 PHA each and whose council is Alice alone, and pRuntimes with the
 simulated TEE (child processes), each with its relayer (pherry, in process): gk1, gk2, ...
 (--gatekeepers) and worker1, worker2, ... (--workers). Once they have registered, Alice makes the
 gk runtimes gatekeepers (gk1 creates the master key, the others receive it) and puts the workers
-in a cluster (they receive its key and report it deployed). Then //Bob deploys the token example
+in --clusters clusters, taking them in turn (by default worker1 in cluster 1 and worker2 in
+cluster 2, so that contracts can message across clusters); each worker receives its cluster's key
+and reports it deployed. Then //Bob deploys the token example
 (examples/contracts/token, built with the Go toolchain: run phala dev from the repository; off
 with --examples=false) in cluster 1, minting 1,000,000 to //Bob and //Charlie, once per home.
 The banner is printed when every runtime holds its keys, the token is ACTIVE and the chain
@@ -243,12 +245,12 @@ resumes where it stopped, running every runtime the home has plus new ones up to
 asked (it never removes one), doing only the key setup the chain lacks and deploying the token
 only if it never did.`,
 		Example: `  phala dev
-  phala dev --home ./devchain --gatekeepers 2 --workers 3
+  phala dev --home ./devchain --gatekeepers 2 --workers 4 --clusters 2
   phala dev --examples=false`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if gatekeepers < 1 || workers < 0 {
-				return fmt.Errorf("--gatekeepers %d --workers %d: a dev network needs at least one gatekeeper, and 0 or more workers", gatekeepers, workers)
+			if gatekeepers < 1 || workers < 0 || clusters < 1 {
+				return fmt.Errorf("--gatekeepers %d --workers %d --clusters %d: a dev network needs at least one gatekeeper, 0 or more workers and at least one cluster", gatekeepers, workers, clusters)
 			}
 			home, err := filepath.Abs(f.home) // the banner's paths work from any directory
 			if err != nil {
@@ -282,7 +284,7 @@ only if it never did.`,
 			ctx, stop := signalContext(cmd.Context())
 			defer stop()
 			n, err := devnet.Start(ctx, devnet.Options{Home: home, ChainID: chainID, Config: cfg, PRuntime: runtimeBin, RuntimeAddr: runtimeAddr,
-				Gatekeepers: gatekeepers, Workers: workers, Examples: examples, Logger: logger})
+				Gatekeepers: gatekeepers, Workers: workers, Clusters: clusters, Examples: examples, Logger: logger})
 			if errors.Is(err, devnet.ErrExamples) {
 				return fmt.Errorf("%w (or pass --examples=false)", err)
 			}
@@ -303,7 +305,8 @@ only if it never did.`,
 	cmd.Flags().StringVar(&runtimeBin, "pruntime", "", "the pruntime binary (default: next to this one, else on PATH)")
 	cmd.Flags().StringVar(&runtimeAddr, "pruntime-laddr", "127.0.0.1:8000", "the first runtime's API address; the others take the following ports, a worker's query API the port after its own API, or free ones")
 	cmd.Flags().IntVar(&gatekeepers, "gatekeepers", 1, "gatekeeper runtimes (at least 1): they hold the master key")
-	cmd.Flags().IntVar(&workers, "workers", 1, "worker runtimes, forming one cluster (0: no cluster)")
+	cmd.Flags().IntVar(&workers, "workers", 2, "worker runtimes (0: no cluster)")
+	cmd.Flags().IntVar(&clusters, "clusters", 2, "clusters the workers form, taking them in turn (at most --workers are filled)")
 	cmd.Flags().BoolVar(&examples, "examples", true,
 		"deploy the token example (built from examples/contracts/token with the Go toolchain) in cluster 1, once per home")
 	return cmd
