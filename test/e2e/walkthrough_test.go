@@ -72,9 +72,13 @@ func TestReadmeWalkthrough(t *testing.T) {
 
 	// The walkthrough runs where `$PWD/bin` holds the binaries under test, as a checkout's bin/
 	// holds those `make dev` built (the checkout's own bin/ may be stale or absent).
+	// The cross-contract walkthrough continues in the same shell and builds the examples.
 	dir := t.TempDir()
 	require.NoError(t, os.Symlink(filepath.Dir(phalaBin), filepath.Join(dir, "bin")))
-	script := "set -euo pipefail\n" + readmeBlock(t, "## Walkthrough")
+	examples, err := filepath.Abs("../../examples")
+	require.NoError(t, err)
+	require.NoError(t, os.Symlink(examples, filepath.Join(dir, "examples")))
+	script := "set -euo pipefail\n" + readmeBlock(t, "## Walkthrough") + readmeBlock(t, "## Cross-contract walkthrough")
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
@@ -98,10 +102,22 @@ func TestReadmeWalkthrough(t *testing.T) {
 		"outcome ok: ",
 		"{\"balance\":999750}\nheight: ",
 		"{\"balance\":1000250}\nheight: ",
+		// The auction: Bob's bid in escrow, then Bob wins at the second price.
+		"{\"balance\":999450}\nheight: ",
+		"{\"sold\":true,\"winner\":\"0x8eaf04151687736326c9fea17e25fc5287613693c912909cb226aa4794f26a48\",\"price\":200}\nheight: ",
+		"{\"balance\":200}\nheight: ",
+		"{\"balance\":999550}\nheight: ",
+		// The order book across clusters: funded by messages, settled by messages.
+		"{\"base\":100,\"quote\":0}\nheight: ",
+		"{\"balance\":1000300}\nheight: ",
+		"{\"balance\":150}\nheight: ",
 	} {
 		require.Contains(t, string(out), want)
 	}
 	require.Regexp(t, `command 0 of [0-9a-f]{64}, block \d+ \([^)]+\): ok\ngas used: [1-9]`, string(out), "Bob's receipt of his transfer")
+	require.Regexp(t, `message \d+ from [0-9a-f]{64} to [0-9a-f]{64} delivered in block \d+, [1-9]\d* blocks after the report: outcome ok`, string(out),
+		"--follow shows the cross-cluster delivery")
+	require.Equal(t, 3, strings.Count(string(out), "deposited 10 PHA to contract "), "the tokens and the book funded")
 
 	require.NoError(t, dev.Process.Signal(syscall.SIGINT))
 	require.NoError(t, dev.Wait(), "phala dev must exit cleanly on Ctrl-C:\n%s", stderr.String())
