@@ -46,6 +46,18 @@ const councilAccount = "Alice"
 // waitTimeout bounds each stage of a start: registration, the master key, the cluster key.
 const waitTimeout = 2 * time.Minute
 
+// NodeConfig is the validator's config of a development network with blocks blockTime apart
+// (the listen addresses are the caller's to set): `phala dev` and the benchmarks run on it.
+func NodeConfig(blockTime time.Duration) node.Config {
+	cfg := node.DefaultConfig()
+	cfg.Moniker = "dev"
+	cfg.P2P.Local = true
+	cfg.Consensus.TimeoutCommit = blockTime
+	cfg.Consensus.TimeoutPropose = blockTime
+	cfg.Snapshots.Interval = 100
+	return cfg
+}
+
 // Options configure a development network.
 type Options struct {
 	Home    string

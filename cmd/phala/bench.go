@@ -86,7 +86,7 @@ func newBenchCmd() *cobra.Command {
 	syncCmd.Flags().DurationVar(&so.BlockTime, "block-time", time.Second, "timeout_commit while producing (CometBFT's and the node's default)")
 	syncCmd.Flags().IntVar(&so.Accounts, "accounts", 512, "sending accounts")
 	syncCmd.Flags().Int64Var(&so.SnapshotInterval, "snapshot-interval", 20, "blocks between the node's state snapshots")
-	cmd.AddCommand(transfers, syncCmd, newBenchContractsCmd())
+	cmd.AddCommand(transfers, syncCmd, newBenchContractsCmd(), newBenchMessagesCmd())
 	return cmd
 }
 
@@ -133,6 +133,58 @@ repository (make bench does) or pass --repo.`,
 	cmd.Flags().IntVar(&o.Concurrency, "concurrency", 8, "concurrent RPC clients sending them")
 	cmd.Flags().DurationVar(&o.BlockTime, "block-time", time.Second, "the chain's timeout_commit (the node's default)")
 	cmd.Flags().IntVar(&o.Queries, "queries", 2000, "signed encrypted queries, and as many direct ones")
+	return cmd
+}
+
+func newBenchMessagesCmd() *cobra.Command {
+	var o bench.MessagesOptions
+	cmd := &cobra.Command{
+		Use:   "messages",
+		Short: "Contract message latency on phala dev: across clusters against within a cluster",
+		Long: `Starts a phala dev network (a gatekeeper, two clusters of one worker, the token example in
+cluster 1, blocks --block-time apart) and deploys an order book in each cluster. The token then
+notifies the books with transfer_notify, alternately the one of its own cluster (the baseline)
+and the one of cluster 2, and each message is timed from the sender's report on chain to the
+receiver's, in blocks and in block time; a command's own latency (its transaction to its
+report) is shown too. It builds the examples with the Go toolchain: run it inside the
+repository (make bench does) or pass --repo.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			output, _ := cmd.Flags().GetString("output")
+			p := printer{w: cmd.OutOrStdout(), json: output == "json"}
+			logger, err := node.NewLogger(os.Stderr, node.LogConfig{Level: "info", Format: "text"})
+			if err != nil {
+				return err
+			}
+			o.Log = logger
+			if o.PRuntime == "" {
+				if o.PRuntime, err = findPRuntime(); err != nil {
+					return err
+				}
+			}
+			ctx, stop := signalContext(cmd.Context())
+			defer stop()
+			r, err := bench.Messages(ctx, o)
+			if err != nil {
+				return err
+			}
+			return p.print(r, func(w io.Writer) {
+				fmt.Fprintf(w, "phala bench messages: %d messages each way, block time %s, %d CPUs\n", o.Rounds, o.BlockTime, r.CPUs)
+				for _, l := range []struct {
+					name string
+					l    bench.Latency
+				}{{"command (tx to report)", r.Command}, {"message, same cluster", r.SameCluster}, {"message, across clusters", r.CrossCluster}} {
+					fmt.Fprintf(w, "  %-26s %d blocks median (%d..%d), %s median, p99 %s\n", l.name, l.l.Blocks.Median, l.l.Blocks.Min, l.l.Blocks.Max,
+						l.l.Duration.Median.Round(time.Millisecond), l.l.Duration.P99.Round(time.Millisecond))
+				}
+				fmt.Fprintf(w, "  across clusters / same cluster: %.2fx\n", r.Ratio)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&o.Repo, "repo", "", "repository root holding the examples to build (default: found from the working directory)")
+	cmd.Flags().StringVar(&o.PRuntime, "pruntime", "", "the pruntime binary (default: next to this one, else on PATH)")
+	cmd.Flags().IntVar(&o.Rounds, "rounds", 20, "messages each way")
+	cmd.Flags().DurationVar(&o.BlockTime, "block-time", 500*time.Millisecond, "the chain's timeout_commit (phala dev's default)")
 	return cmd
 }
 

@@ -269,13 +269,8 @@ only if it never did.`,
 					return err
 				}
 			}
-			cfg := node.DefaultConfig()
-			cfg.Moniker = "dev"
+			cfg := devnet.NodeConfig(blockTime)
 			cfg.P2P.ListenAddress = "tcp://127.0.0.1:26656"
-			cfg.P2P.Local = true
-			cfg.Consensus.TimeoutCommit = blockTime
-			cfg.Consensus.TimeoutPropose = blockTime
-			cfg.Snapshots.Interval = 100
 			f.apply(&cfg)
 			logger, err := node.NewLogger(os.Stderr, cfg.Log)
 			if err != nil {
