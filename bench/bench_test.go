@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -98,5 +99,31 @@ func TestContractsOptions(t *testing.T) {
 	o := ContractsOptions{Calls: 1, StartRuns: 1, LoopIterations: 1, MeterRuns: 1, Commands: 1, Concurrency: 1, BlockTime: time.Second}
 	if r, err := Contracts(context.Background(), o); !errors.Is(err, ErrOptions) || r != nil {
 		t.Errorf("no queries: %v, want ErrOptions", err)
+	}
+}
+
+func TestMessagesRuns(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	bin := filepath.Join(t.TempDir(), "pruntime")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/phala-go/phala/cmd/pruntime")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building pruntime: %v\n%s", err, out)
+	}
+	r, err := Messages(ctx, MessagesOptions{PRuntime: bin, Rounds: 2, BlockTime: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, l := range map[string]Latency{"command": r.Command, "same cluster": r.SameCluster, "across clusters": r.CrossCluster} {
+		if l.Blocks.Min < 1 || l.Blocks.Median < l.Blocks.Min || l.Blocks.Max < l.Blocks.Median || l.Duration.Median <= 0 {
+			t.Errorf("%s: %+v", name, l)
+		}
+	}
+	if r.Ratio <= 0 {
+		t.Errorf("ratio %v", r.Ratio)
+	}
+	if _, err := Messages(ctx, MessagesOptions{PRuntime: bin, Rounds: 0, BlockTime: time.Second}); !errors.Is(err, ErrOptions) {
+		t.Errorf("no rounds: %v, want ErrOptions", err)
 	}
 }

@@ -168,7 +168,9 @@ func deployBooks(ctx context.Context, c *client.Client, deployer keys.PrivateKey
 	}
 	for i := range books {
 		cluster := registry.ClusterID(uint64(i + 1))
-		quote, _, err := c.Instantiate(ctx, deployer, tokenCode.GetCodeHash(), cluster, []byte("quote"), []byte(fmt.Sprintf(`{"name":"Quote","symbol":"Q","mint":[{"to":"0x%x","amount":1}]}`, deployer.Public().AccountID())), client.InstantiateOptions{})
+		holder := deployer.Public().AccountID()
+		quote, _, err := c.Instantiate(ctx, deployer, tokenCode.GetCodeHash(), cluster, []byte("quote"),
+			[]byte(fmt.Sprintf(`{"name":"Quote","symbol":"Q","mint":[{"to":"0x%x","amount":1}]}`, holder[:])), client.InstantiateOptions{})
 		if err != nil {
 			return books, fmt.Errorf("%w: a quote token in cluster %d: %w", ErrFailed, i+1, err)
 		}
