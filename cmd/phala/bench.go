@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -15,15 +16,12 @@ import (
 func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Whole-system benchmarks that compare against a baseline in the same run"}
 	var o bench.TransfersOptions
-	var output string
 	transfers := &cobra.Command{
 		Use:   "transfers",
 		Short: "Committed signed transfers per second against CometBFT's kvstore example, same settings",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			output, _ = cmd.Flags().GetString("output")
-			p := printer{w: cmd.OutOrStdout(), json: output == "json"}
-			logger, err := node.NewLogger(os.Stderr, node.LogConfig{Level: "info", Format: "text"})
+			p, logger, err := benchOutput(cmd)
 			if err != nil {
 				return err
 			}
@@ -54,9 +52,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Time fresh workers syncing a loaded chain, from genesis and from a snapshot, against production",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			output, _ = cmd.Flags().GetString("output")
-			p := printer{w: cmd.OutOrStdout(), json: output == "json"}
-			logger, err := node.NewLogger(os.Stderr, node.LogConfig{Level: "info", Format: "text"})
+			p, logger, err := benchOutput(cmd)
 			if err != nil {
 				return err
 			}
@@ -108,9 +104,7 @@ It builds the token example and the VM's probe contract with the Go toolchain: r
 repository (make bench does) or pass --repo.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			output, _ := cmd.Flags().GetString("output")
-			p := printer{w: cmd.OutOrStdout(), json: output == "json"}
-			logger, err := node.NewLogger(os.Stderr, node.LogConfig{Level: "info", Format: "text"})
+			p, logger, err := benchOutput(cmd)
 			if err != nil {
 				return err
 			}
@@ -150,9 +144,7 @@ report) is shown too. It builds the examples with the Go toolchain: run it insid
 repository (make bench does) or pass --repo.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			output, _ := cmd.Flags().GetString("output")
-			p := printer{w: cmd.OutOrStdout(), json: output == "json"}
-			logger, err := node.NewLogger(os.Stderr, node.LogConfig{Level: "info", Format: "text"})
+			p, logger, err := benchOutput(cmd)
 			if err != nil {
 				return err
 			}
@@ -214,4 +206,12 @@ func printContracts(w io.Writer, r *bench.ContractsResult) {
 	fmt.Fprintf(w, "                signed (session) + X-Wing sealed, query API over HTTP: p50 %s, p99 %s\n", d(q.Signed.Median), d(q.Signed.P99))
 	fmt.Fprintf(w, "                direct Runtime.QueryContract, same worker:               p50 %s, p99 %s\n", d(q.Direct.Median), d(q.Direct.P99))
 	fmt.Fprintf(w, "                ratio signed / direct: p50 %.2fx, p99 %.2fx\n", q.RatioP50, q.RatioP99)
+}
+
+// benchOutput is where a bench subcommand reports: its figures to standard output (text or
+// JSON, per -o), its progress to a logger on standard error.
+func benchOutput(cmd *cobra.Command) (printer, *slog.Logger, error) {
+	output, _ := cmd.Flags().GetString("output")
+	logger, err := node.NewLogger(os.Stderr, node.LogConfig{Level: "info", Format: "text"})
+	return printer{w: cmd.OutOrStdout(), json: output == "json"}, logger, err
 }
