@@ -61,6 +61,7 @@ bench: build
 	$(BIN)/phala bench transfers
 	$(BIN)/phala bench sync
 	$(BIN)/phala bench contracts
+	$(BIN)/phala bench messages
 
 # Regenerates the protobuf code with the tools pinned in tools/go.mod.
 generate:
