@@ -92,9 +92,9 @@ type Host interface {
 	// contract id) to account to; kept only if the call succeeds, like Send. A transfer the
 	// account cannot pay bounces back to this contract.
 	//
-	// Send and Transfer errors: one wrapping ErrLimit (the host's own bounds, such as a gas
-	// limit above the chain's maximum) fails the call with ErrLimit; anything else aborts it
-	// with ErrHost. Both must be deterministic.
+	// Send and Transfer errors: one wrapping ErrLimit (a bound of the host's own) fails the call
+	// with ErrLimit; anything else aborts it with ErrHost. Both must be deterministic. pRuntime
+	// returns neither: it checks its bounds on the whole call's report afterwards.
 	Transfer(to [32]byte, amount string) error
 	// ReadOnly reports whether writes and events must be refused; queries are always read-only.
 	ReadOnly() bool

@@ -152,7 +152,7 @@ type GenesisParams struct {
 }
 
 // DefaultParams: one unit of gas is about one Wasm instruction (0.5 ns); at 100 units
-// (10^-10 PHA) per gas a million gas (a token transfer) costs 0.0001 PHA. Up to 10^10 gas per
+// (10^-10 PHA) per gas a token transfer (about 0.55 million gas) costs about 0.00006 PHA. Up to 10^10 gas per
 // command; code up to 3 MiB compressed, 32 MiB uncompressed; payloads up to 32 KiB; bounces
 // run with 10^8 gas.
 func DefaultParams() GenesisParams {
