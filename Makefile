@@ -1,7 +1,7 @@
 # Phala-Go. `make dev` runs the whole network; `make test` is what CI runs.
 GO        ?= go
 BIN       := bin
-FUZZTIME  ?= 4s
+FUZZTIME  ?= 2s
 # Packages with concurrency, run again under the race detector.
 RACE_PKGS := ./chain/app/... ./chain/store/... ./crypto/keyring/... ./client/... ./node/... ./pruntime/... ./pherry/... ./contract/vm/...
 # Modules of their own: the contract SDK and the example contracts (built to Wasm by contract tests).
