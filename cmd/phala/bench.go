@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,25 +22,15 @@ func newBenchCmd() *cobra.Command {
 		Short: "Committed signed transfers per second against CometBFT's kvstore example, same settings",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, logger, err := benchOutput(cmd)
-			if err != nil {
-				return err
-			}
-			o.Log = logger
-			ctx, stop := signalContext(cmd.Context())
-			defer stop()
-			r, err := bench.Transfers(ctx, o)
-			if err != nil {
-				return err
-			}
-			return p.print(r, func(w io.Writer) {
-				fmt.Fprintf(w, "phala bench transfers: %d clients for %s over HTTP RPC, timeout_commit %s, %d CPUs\n",
-					o.Concurrency, o.Duration, o.TimeoutCommit, r.CPUs)
-				for _, t := range []bench.Throughput{r.KVStore, r.Phala} {
-					fmt.Fprintf(w, "  %-8s %8.0f tx/s committed (%d txs in %d blocks over %s)\n", t.Name, t.TxPerSec, t.Committed, t.Blocks, t.Elapsed.Round(time.Millisecond))
-				}
-				fmt.Fprintf(w, "  ratio phala / kvstore: %.2f (signed sr25519 transfers against unsigned kvstore writes)\n", r.Ratio)
-			})
+			return runBench(cmd, &o.Log, func(ctx context.Context) (*bench.TransfersResult, error) { return bench.Transfers(ctx, o) },
+				func(w io.Writer, r *bench.TransfersResult) {
+					fmt.Fprintf(w, "phala bench transfers: %d clients for %s over HTTP RPC, timeout_commit %s, %d CPUs\n",
+						o.Concurrency, o.Duration, o.TimeoutCommit, r.CPUs)
+					for _, t := range []bench.Throughput{r.KVStore, r.Phala} {
+						fmt.Fprintf(w, "  %-8s %8.0f tx/s committed (%d txs in %d blocks over %s)\n", t.Name, t.TxPerSec, t.Committed, t.Blocks, t.Elapsed.Round(time.Millisecond))
+					}
+					fmt.Fprintf(w, "  ratio phala / kvstore: %.2f (signed sr25519 transfers against unsigned kvstore writes)\n", r.Ratio)
+				})
 		},
 	}
 	transfers.Flags().DurationVar(&o.Duration, "duration", 10*time.Second, "load duration per system")
@@ -52,29 +43,19 @@ func newBenchCmd() *cobra.Command {
 		Short: "Time fresh workers syncing a loaded chain, from genesis and from a snapshot, against production",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, logger, err := benchOutput(cmd)
-			if err != nil {
-				return err
-			}
-			so.Log = logger
-			ctx, stop := signalContext(cmd.Context())
-			defer stop()
-			r, err := bench.Sync(ctx, so)
-			if err != nil {
-				return err
-			}
-			return p.print(r, func(w io.Writer) {
-				pr := r.Production
-				fmt.Fprintf(w, "phala bench sync: %d signed transfers, block time %s\n", pr.Txs, so.BlockTime)
-				fmt.Fprintf(w, "  production     %d blocks in %s: %.2f blocks/s, %.0f tx/s\n", pr.Height, pr.Elapsed.Round(time.Millisecond), pr.BlocksPS, pr.TxsPS)
-				for _, s := range []bench.SyncRun{r.Genesis, r.Snapshot} {
-					from := s.Name
-					if s.SnapshotHeight > 0 {
-						from = fmt.Sprintf("%s at %d", s.Name, s.SnapshotHeight)
+			return runBench(cmd, &so.Log, func(ctx context.Context) (*bench.SyncResult, error) { return bench.Sync(ctx, so) },
+				func(w io.Writer, r *bench.SyncResult) {
+					pr := r.Production
+					fmt.Fprintf(w, "phala bench sync: %d signed transfers, block time %s\n", pr.Txs, so.BlockTime)
+					fmt.Fprintf(w, "  production     %d blocks in %s: %.2f blocks/s, %.0f tx/s\n", pr.Height, pr.Elapsed.Round(time.Millisecond), pr.BlocksPS, pr.TxsPS)
+					for _, s := range []bench.SyncRun{r.Genesis, r.Snapshot} {
+						from := s.Name
+						if s.SnapshotHeight > 0 {
+							from = fmt.Sprintf("%s at %d", s.Name, s.SnapshotHeight)
+						}
+						fmt.Fprintf(w, "  sync %-23s %d blocks in %s: %.1f blocks/s, %.1fx production speed\n", from, pr.Height, s.Elapsed.Round(time.Millisecond), s.BlocksPS, s.Ratio)
 					}
-					fmt.Fprintf(w, "  sync %-23s %d blocks in %s: %.1f blocks/s, %.1fx production speed\n", from, pr.Height, s.Elapsed.Round(time.Millisecond), s.BlocksPS, s.Ratio)
-				}
-			})
+				})
 		},
 	}
 	syncCmd.Flags().IntVar(&so.Transfers, "transfers", 100_000, "signed transfers the chain carries")
@@ -104,18 +85,8 @@ It builds the token example and the VM's probe contract with the Go toolchain: r
 repository (make bench does) or pass --repo.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, logger, err := benchOutput(cmd)
-			if err != nil {
-				return err
-			}
-			o.Log = logger
-			ctx, stop := signalContext(cmd.Context())
-			defer stop()
-			r, err := bench.Contracts(ctx, o)
-			if err != nil {
-				return err
-			}
-			return p.print(r, func(w io.Writer) { printContracts(w, r) })
+			return runBench(cmd, &o.Log, func(ctx context.Context) (*bench.ContractsResult, error) { return bench.Contracts(ctx, o) },
+				func(w io.Writer, r *bench.ContractsResult) { printContracts(w, r) })
 		},
 	}
 	cmd.Flags().StringVar(&o.Repo, "repo", "", "repository root holding the contracts to build (default: found from the working directory)")
@@ -144,33 +115,24 @@ report) is shown too. It builds the examples with the Go toolchain: run it insid
 repository (make bench does) or pass --repo.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, logger, err := benchOutput(cmd)
-			if err != nil {
-				return err
-			}
-			o.Log = logger
 			if o.PRuntime == "" {
+				var err error
 				if o.PRuntime, err = findPRuntime(); err != nil {
 					return err
 				}
 			}
-			ctx, stop := signalContext(cmd.Context())
-			defer stop()
-			r, err := bench.Messages(ctx, o)
-			if err != nil {
-				return err
-			}
-			return p.print(r, func(w io.Writer) {
-				fmt.Fprintf(w, "phala bench messages: %d messages each way, block time %s, %d CPUs\n", o.Rounds, o.BlockTime, r.CPUs)
-				for _, l := range []struct {
-					name string
-					l    bench.Latency
-				}{{"command (tx to report)", r.Command}, {"message, same cluster", r.SameCluster}, {"message, across clusters", r.CrossCluster}} {
-					fmt.Fprintf(w, "  %-26s %d blocks median (%d..%d), %s median, p99 %s\n", l.name, l.l.Blocks.Median, l.l.Blocks.Min, l.l.Blocks.Max,
-						l.l.Duration.Median.Round(time.Millisecond), l.l.Duration.P99.Round(time.Millisecond))
-				}
-				fmt.Fprintf(w, "  across clusters / same cluster: %.2fx\n", r.Ratio)
-			})
+			return runBench(cmd, &o.Log, func(ctx context.Context) (*bench.MessagesResult, error) { return bench.Messages(ctx, o) },
+				func(w io.Writer, r *bench.MessagesResult) {
+					fmt.Fprintf(w, "phala bench messages: %d messages each way, block time %s, %d CPUs\n", o.Rounds, o.BlockTime, r.CPUs)
+					for _, l := range []struct {
+						name string
+						l    bench.Latency
+					}{{"command (tx to report)", r.Command}, {"message, same cluster", r.SameCluster}, {"message, across clusters", r.CrossCluster}} {
+						fmt.Fprintf(w, "  %-26s %d blocks median (%d..%d), %s median, p99 %s\n", l.name, l.l.Blocks.Median, l.l.Blocks.Min, l.l.Blocks.Max,
+							l.l.Duration.Median.Round(time.Millisecond), l.l.Duration.P99.Round(time.Millisecond))
+					}
+					fmt.Fprintf(w, "  across clusters / same cluster: %.2fx\n", r.Ratio)
+				})
 		},
 	}
 	cmd.Flags().StringVar(&o.Repo, "repo", "", "repository root holding the examples to build (default: found from the working directory)")
@@ -208,10 +170,22 @@ func printContracts(w io.Writer, r *bench.ContractsResult) {
 	fmt.Fprintf(w, "                ratio signed / direct: p50 %.2fx, p99 %.2fx\n", q.RatioP50, q.RatioP99)
 }
 
-// benchOutput is where a bench subcommand reports: its figures to standard output (text or
-// JSON, per -o), its progress to a logger on standard error.
-func benchOutput(cmd *cobra.Command) (printer, *slog.Logger, error) {
+// runBench runs a bench subcommand: its progress goes to a logger on standard error (set into
+// *log before run), Ctrl-C cancels it, and its result goes to standard output as text or JSON
+// (-o).
+func runBench[R any](cmd *cobra.Command, log **slog.Logger, run func(context.Context) (R, error), text func(io.Writer, R)) error {
 	output, _ := cmd.Flags().GetString("output")
 	logger, err := node.NewLogger(os.Stderr, node.LogConfig{Level: "info", Format: "text"})
-	return printer{w: cmd.OutOrStdout(), json: output == "json"}, logger, err
+	if err != nil {
+		return err
+	}
+	*log = logger
+	ctx, stop := signalContext(cmd.Context())
+	defer stop()
+	r, err := run(ctx)
+	if err != nil {
+		return err
+	}
+	p := printer{w: cmd.OutOrStdout(), json: output == "json"}
+	return p.print(r, func(w io.Writer) { text(w, r) })
 }
