@@ -84,20 +84,7 @@ func BenchmarkReplay(b *testing.B) {
 // the next block's, whose verification dispatches them (ns/op is per block).
 func BenchmarkSyncCall(b *testing.B) {
 	const worker, perBlock = "w1", 50
-	wasm, err := probeWasm()
-	if err != nil {
-		b.Fatal(err)
-	}
-	n := newKeyNet(b)
-	for _, name := range []string{"g1", worker} {
-		n.open(name)
-	}
-	n.block()
-	n.register("g1", worker)
-	n.govern(&registry.MsgRegisterGatekeeper{Worker: n.id("g1")})
-	n.settle()
-	n.govern(&registry.MsgCreateCluster{Workers: [][]byte{n.id(worker)}})
-	n.settle()
+	n, wasm := newProbeCluster(b)
 	cluster := registry.ClusterID(1)
 	caller, callee := n.deploy(wasm, cluster, "a", "{}"), n.deploy(wasm, cluster, "b", "{}")
 	const set, get = `{"set":{"key":"x","value":"1"}}`, `{"get":{"key":"x"}}`

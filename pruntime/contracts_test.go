@@ -239,6 +239,24 @@ var probeWasm = sync.OnceValues(func() ([]byte, error) {
 })
 
 // deploy uploads code (once) and instantiates it with plain commands allowed.
+// newProbeCluster is a network of gatekeeper g1 and worker w1, alone in cluster 1, and the
+// probe contract's code.
+func newProbeCluster(t testing.TB) (*keyNet, []byte) {
+	wasm, err := probeWasm()
+	require.NoError(t, err)
+	n := newKeyNet(t)
+	for _, name := range []string{"g1", "w1"} {
+		n.open(name)
+	}
+	n.block()
+	n.register("g1", "w1")
+	n.govern(&registry.MsgRegisterGatekeeper{Worker: n.id("g1")})
+	n.settle()
+	n.govern(&registry.MsgCreateCluster{Workers: [][]byte{n.id("w1")}})
+	n.settle()
+	return n, wasm
+}
+
 func (n *keyNet) deploy(wasm []byte, cluster []byte, salt, init string) [32]byte {
 	n.t.Helper()
 	hash := contracts.CodeHash(wasm)
@@ -284,18 +302,7 @@ func callInput(handler string, callee [32]byte, inner string) string {
 // TestSynchronousCalls: contracts of a cluster call each other atomically, within a depth limit,
 // without reentrancy; calls from queries are read-only.
 func TestSynchronousCalls(t *testing.T) {
-	wasm, err := probeWasm()
-	require.NoError(t, err)
-	n := newKeyNet(t)
-	for _, name := range []string{"g1", "w1"} {
-		n.open(name)
-	}
-	n.block()
-	n.register("g1", "w1")
-	n.govern(&registry.MsgRegisterGatekeeper{Worker: n.id("g1")})
-	n.settle()
-	n.govern(&registry.MsgCreateCluster{Workers: [][]byte{n.id("w1")}})
-	n.settle()
+	n, wasm := newProbeCluster(t)
 	cluster := registry.ClusterID(1)
 	a, b := n.deploy(wasm, cluster, "a", "{}"), n.deploy(wasm, cluster, "b", "{}")
 
@@ -481,18 +488,7 @@ func TestAsyncMessages(t *testing.T) {
 // TestQueriesDuringBlocks: queries read snapshots while blocks are processed and committed
 // (run under -race: the trees' writer must not mutate what a query reads).
 func TestQueriesDuringBlocks(t *testing.T) {
-	wasm, err := probeWasm()
-	require.NoError(t, err)
-	n := newKeyNet(t)
-	for _, name := range []string{"g1", "w1"} {
-		n.open(name)
-	}
-	n.block()
-	n.register("g1", "w1")
-	n.govern(&registry.MsgRegisterGatekeeper{Worker: n.id("g1")})
-	n.settle()
-	n.govern(&registry.MsgCreateCluster{Workers: [][]byte{n.id("w1")}})
-	n.settle()
+	n, wasm := newProbeCluster(t)
 	a := n.deploy(wasm, registry.ClusterID(1), "a", "{}")
 	n.run("w1", a, `{"set":{"key":"x","value":"1"}}`)
 
